@@ -1,0 +1,1 @@
+"""Ateliers: the HTTP backend of a continuing-education body's training sessions."""

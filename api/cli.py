@@ -1,0 +1,135 @@
+"""The `ateliers` command line: migrate, create users, seed the demo, serve, export the schema."""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from alembic.config import Config
+
+from alembic import command
+from api.clock import SystemClock
+from api.config import get_settings
+
+# The project folder: beside the package in a checkout, the working folder in an installed image.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+ROOT = _CHECKOUT if (_CHECKOUT / "alembic.ini").exists() else Path.cwd()
+
+
+def alembic_config(database_url: str | None = None) -> Config:
+    """Alembic's configuration for this project, aimed at the configured database."""
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    config.set_main_option("sqlalchemy.url", (database_url or get_settings().database_url).replace("%", "%%"))
+    return config
+
+
+def migrate(_: argparse.Namespace) -> int:
+    command.upgrade(alembic_config(), "head")
+    return 0
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from api.db import build_engine, open_session
+    from api.errors import EmailTaken
+    from api.services.users import create_user as create
+    from models.user import Role
+
+    engine = build_engine(get_settings())
+    with open_session(engine, write=True) as db:
+        try:
+            user = create(
+                db,
+                email=args.email,
+                password=args.password,
+                full_name=args.full_name,
+                role=Role(args.role),
+                now=SystemClock().now(),
+            )
+        except EmailTaken as error:
+            print(error.detail, file=sys.stderr)
+            return 1
+        db.commit()
+        print(f"created {user.role} {user.email} (id {user.id})")
+    return 0
+
+
+def seed_demo(_: argparse.Namespace) -> int:
+    from api.db import build_engine, open_session
+    from api.services.demo import seed_demo as seed
+
+    engine = build_engine(get_settings())
+    with open_session(engine, write=True) as db:
+        accounts = seed(db, now=SystemClock().now())
+        db.commit()
+    print("Demo data ready. Accounts (email / password / role):")
+    for account in accounts:
+        print(f"  {account.email:34} {account.password:24} {account.role}")
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        "api.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+    )
+    return 0
+
+
+def export_openapi(args: argparse.Namespace) -> int:
+    from api.main import create_app
+
+    schema = create_app().openapi()
+    text = json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ateliers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser("migrate", help="upgrade the database to the latest migration").set_defaults(
+        run=migrate
+    )
+
+    user = commands.add_parser("create-user", help="create an account")
+    user.add_argument("--email", required=True)
+    user.add_argument("--password", required=True)
+    user.add_argument("--full-name", required=True)
+    user.add_argument("--role", required=True, choices=["applicant", "trainer", "secretariat"])
+    user.set_defaults(run=create_user)
+
+    commands.add_parser("seed-demo", help="load the brochure's session and demo accounts").set_defaults(
+        run=seed_demo
+    )
+
+    server = commands.add_parser("serve", help="serve the API with uvicorn")
+    server.add_argument("--host", default="127.0.0.1")
+    server.add_argument("--port", type=int, default=8000)
+    server.add_argument("--workers", type=int, default=1)
+    server.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    server.set_defaults(run=serve)
+
+    export = commands.add_parser("export-openapi", help="write the OpenAPI schema")
+    export.add_argument("--output", default=str(ROOT / "openapi" / "openapi.json"))
+    export.set_defaults(run=export_openapi)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,120 @@
+"""Typed dependencies: a handler's signature says who may call it and what it loads."""
+
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlmodel import Session
+
+from api.clock import Clock
+from api.config import Settings
+from api.db import get_db
+from api.errors import Forbidden, NotFound, Unauthorized
+from api.services.auth import Actor, authenticate
+from api.services.sessions import find_session
+from models.base import MAX_ID
+from models.training_session import TrainingSession
+from models.user import Role, User
+
+DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_clock(request: Request) -> Clock:
+    clock: Clock = request.app.state.clock
+    return clock
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+
+oauth2_scheme = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    description="An access token from `POST /auth/token`, or an API key.",
+)
+
+
+def get_optional_actor(
+    db: DbSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+) -> Actor | None:
+    """The caller when a credential is sent; a bad credential is refused even on public routes."""
+    if bearer is None:
+        return None
+    if len(bearer) > 4096:
+        raise Unauthorized("The credential is malformed.")
+    return authenticate(db, bearer, settings=settings, now=clock.now())
+
+
+OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
+
+
+def require_actor(actor: OptionalActor) -> Actor:
+    if actor is None:
+        raise Unauthorized("This operation needs a bearer token or an API key.")
+    return actor
+
+
+CurrentUser = Annotated[Actor, Depends(require_actor)]
+
+
+def require_secretariat(actor: CurrentUser) -> Actor:
+    if actor.role != Role.secretariat:
+        raise Forbidden("Only the secretariat may do this.")
+    return actor
+
+
+Secretariat = Annotated[Actor, Depends(require_secretariat)]
+
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id")]
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+SessionRef = Annotated[
+    str,
+    Path(
+        alias="id_or_slug",
+        min_length=1,
+        max_length=120,
+        pattern=r"^[a-z0-9-]+$",
+        description="A session's numeric id or its slug",
+        examples=["les-ateliers-des-cultures-numeriques-1"],
+    ),
+]
+
+
+def load_visible_user(user_id: UserId, actor: CurrentUser, db: DbSession) -> User:
+    """A user the caller may read: anyone for the secretariat, oneself for the others."""
+    if actor.role != Role.secretariat and actor.id != user_id:
+        raise NotFound("No user with this id.")
+    user = db.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    return user
+
+
+VisibleUser = Annotated[User, Depends(load_visible_user)]
+
+
+def load_public_session(session_ref: SessionRef, actor: OptionalActor, db: DbSession) -> TrainingSession:
+    """A session as the caller may see it: drafts and cancelled ones only for the secretariat."""
+    return find_session(db, session_ref, include_private=actor is not None and actor.is_secretariat)
+
+
+PublicSession = Annotated[TrainingSession, Depends(load_public_session)]
+
+
+def load_editable_session(session_ref: SessionRef, actor: CurrentUser, db: DbSession) -> TrainingSession:
+    """A session the secretariat may change, locked for this transaction; 404 before 403."""
+    session = find_session(db, session_ref, include_private=actor.is_secretariat, for_update=True)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may change a session.")
+    return session
+
+
+EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]

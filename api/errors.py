@@ -1,0 +1,102 @@
+"""Domain errors: each has an HTTP status and a stable `code` that clients branch on.
+
+Services raise these; `api.problem` renders every one of them as problem+json.
+"""
+
+from typing import Any, ClassVar
+
+
+class DomainError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    title: ClassVar[str] = "Bad request"
+    # True when the work done before the error must still be committed (audit of a refusal).
+    keeps_changes: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        errors: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.detail = detail or self.title
+        self.headers = headers or {}
+        self.errors = errors
+        super().__init__(self.detail)
+
+
+class Unauthorized(DomainError):
+    status, code, title = 401, "unauthorized", "Authentication required"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class InvalidCredentials(DomainError):
+    status, code, title = 401, "invalid_credentials", "Invalid email or password"
+    keeps_changes = True  # the failed attempt counts towards the login limit
+
+
+class RefreshTokenReused(Unauthorized):
+    title = "Refresh token already used"
+    keeps_changes = True  # the revocation of the family must survive the refusal
+
+
+class Forbidden(DomainError):
+    status, code, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(DomainError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class ValidationFailed(DomainError):
+    status, code, title = 422, "validation_error", "Invalid request"
+
+    def __init__(self, detail: str, *, loc: list[str | int]) -> None:
+        super().__init__(detail, errors=[{"loc": loc, "msg": detail}])
+
+
+class EmailTaken(DomainError):
+    status, code, title = 409, "email_taken", "Email already registered"
+
+
+class SlugTaken(DomainError):
+    status, code, title = 409, "slug_taken", "Slug already used by another session"
+
+
+class TooManyAttempts(DomainError):
+    status, code, title = 429, "too_many_attempts", "Too many failed logins"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"Too many failed logins; try again in {retry_after_seconds} seconds.",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+
+class InvalidTransition(DomainError):
+    status, code, title = 409, "invalid_transition", "Transition not allowed from this state"
+
+
+class CapacityBelowAccepted(DomainError):
+    status, code, title = 409, "capacity_below_accepted", "Capacity below accepted trainees"
+
+
+class PreconditionFailed(DomainError):
+    status, code, title = 412, "precondition_failed", "The resource has changed"
+
+
+class PayloadTooLarge(DomainError):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+
+class UnsupportedMediaType(DomainError):
+    status, code, title = 415, "unsupported_media_type", "Unsupported media type"
+
+
+class DatabaseUnavailable(DomainError):
+    status, code, title = 503, "database_unavailable", "Database unavailable"

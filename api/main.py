@@ -1,0 +1,140 @@
+"""The application factory: `api.main:app` is what uvicorn serves."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
+
+from api.clock import Clock, SystemClock
+from api.config import Settings, get_settings
+from api.db import build_engine
+from api.deps import require_actor
+from api.http_cache import RenderedCache
+from api.middleware import BodySizeLimitMiddleware, PublicReadCorsMiddleware, RequestContextMiddleware
+from api.observability import configure_logging
+from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
+from routers import auth, health, sessions, users
+
+API_PREFIX = "/api/v1"
+VERSION = "1.0.0"
+
+DESCRIPTION = """\
+The HTTP API of a continuing-education body: the public catalogue of training sessions
+that partner sites embed, accounts and roles, and the secretariat's management of sessions.
+
+Every error is `application/problem+json` (RFC 9457) with a stable `code`. Money is in
+integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Paris.
+"""
+
+TAGS = [
+    {"name": "sessions", "description": "The catalogue of training sessions."},
+    {"name": "auth", "description": "Registration, tokens and API keys."},
+    {"name": "users", "description": "Accounts and roles."},
+    {"name": "operations", "description": "Health checks for load balancers."},
+]
+
+
+def _operation_id(route: APIRoute) -> str:
+    # Handler names read well as generated client methods: listSessions, publishSession...
+    return route.name
+
+
+def _build_router() -> APIRouter:
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(auth.public_router)
+    api.include_router(sessions.public_router)
+    # Everything below needs a caller: a route is authenticated unless it is listed above.
+    authenticated = APIRouter(dependencies=[Depends(require_actor)])
+    authenticated.include_router(auth.router)
+    authenticated.include_router(users.router)
+    authenticated.include_router(sessions.router)
+    api.include_router(authenticated)
+    return api
+
+
+def _problem_ref(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def _problem_openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema, with its validation errors rewritten as the problems we actually send."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        tags=app.openapi_tags,
+        servers=app.servers,
+    )
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid and "application/json" in invalid.get("content", {}):
+                operation["responses"]["422"] = _problem_ref("Validation error")
+            responses = operation.setdefault("responses", {})
+            # Every operation may meet these, whatever it declares itself.
+            if "requestBody" in operation:
+                responses.setdefault("413", _problem_ref("Request body too large"))
+            responses.setdefault("503", _problem_ref("Database unavailable"))
+            responses.setdefault("500", _problem_ref("Unexpected error"))
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if PROBLEM_MEDIA_TYPE in content and "application/json" in content:
+                    del content["application/json"]
+    components = schema.get("components", {}).get("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
+    """Build the service for the given settings (the environment's by default)."""
+    settings = settings or get_settings()
+    configure_logging(settings)
+    engine = build_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="Ateliers API",
+        version=VERSION,
+        description=DESCRIPTION,
+        openapi_tags=TAGS,
+        generate_unique_id_function=_operation_id,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.clock = clock or SystemClock()
+    app.state.rendered_cache = RenderedCache()
+
+    install_problem_handlers(app)
+    app.include_router(health.router)
+    app.include_router(_build_router())
+    app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
+
+    # Outermost last: the request context wraps everything, so even a 413 gets its headers.
+    app.add_middleware(PublicReadCorsMiddleware)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContextMiddleware)
+    return app
+
+
+def __getattr__(name: str) -> Any:
+    # `api.main:app` is built on first access, so importing this module reads no environment.
+    if name == "app":
+        globals()["app"] = create_app()
+        return globals()["app"]
+    raise AttributeError(name)

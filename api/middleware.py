@@ -1,0 +1,193 @@
+"""ASGI middleware: request ids and logs, security headers, body size limit, CORS for public reads."""
+
+import json
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("ateliers.requests")
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# The anonymous reads that partner sites call from their own pages.
+_PUBLIC_READS = re.compile(
+    r"^/api/v1/(sessions|sessions\.ics|sessions/[^/]+|discounts|discounts/[^/]+"
+    r"|certificates/verify/[^/]+|embed/sessions\.js)$"
+)
+
+
+def _problem(status: int, code: str, title: str, detail: str) -> bytes:
+    return json.dumps(
+        {
+            "type": f"urn:ateliers:problem:{code}",
+            "title": title,
+            "status": status,
+            "detail": detail,
+            "code": code,
+        }
+    ).encode()
+
+
+async def _send_problem(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class RequestContextMiddleware:
+    """Gives every request an id, logs one line for it, adds the security headers to every answer,
+    and turns anything unexpected into a problem+json 500 with the traceback in the log."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+        response_started = False
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status, response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+                status = message["status"]
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() not in (b"x-content-type-options", b"referrer-policy", b"x-request-id")
+                ]
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-request-id", request_id.encode()),
+                ]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            logger.exception("unhandled error", extra={"request_id": request_id})
+            if not response_started:
+                body = _problem(
+                    500, "internal_error", "Internal Server Error", "An unexpected error occurred."
+                )
+                await _send_problem(send_with_headers, 500, body, [])
+        finally:
+            logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "request_id": request_id,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies over the limit with 413, from Content-Length or while a chunked body streams in."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit() or int(declared) > self.max_bytes:
+                await self._refuse(send)
+                return
+            await self.app(scope, receive, send)
+            return
+        # No length given: read at most the limit before the app sees anything.
+        messages: list[Message] = []
+        received = 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > self.max_bytes:
+                await self._refuse(send)
+                return
+            if not message.get("more_body", False):
+                break
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, send: Send) -> None:
+        detail = f"The request body exceeds {self.max_bytes} bytes."
+        body = _problem(413, "payload_too_large", "Request body too large", detail)
+        await _send_problem(send, 413, body, [(b"connection", b"close")])
+
+
+class PublicReadCorsMiddleware:
+    """Any origin may read the public listing and the embed script, never with credentials."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not _PUBLIC_READS.match(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
+        headers = dict(scope["headers"])
+        if method == "OPTIONS" and b"access-control-request-method" in headers:
+            allowed = headers[b"access-control-request-method"] in (b"GET", b"HEAD")
+            preflight: list[tuple[bytes, bytes]] = [(b"vary", b"origin")]
+            if allowed:
+                preflight += [
+                    (b"access-control-allow-origin", b"*"),
+                    (b"access-control-allow-methods", b"GET, HEAD, OPTIONS"),
+                    (
+                        b"access-control-allow-headers",
+                        b"accept, accept-language, if-none-match, x-request-id",
+                    ),
+                    (b"access-control-max-age", b"86400"),
+                ]
+            await send(
+                {"type": "http.response.start", "status": 204 if allowed else 400, "headers": preflight}
+            )
+            await send({"type": "http.response.body", "body": b""})
+            return
+        if method not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cors(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra: list[Any] = [
+                    (b"access-control-allow-origin", b"*"),
+                    (b"access-control-expose-headers", b"etag, x-request-id, retry-after"),
+                ]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cors)

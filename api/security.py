@@ -1,0 +1,95 @@
+"""Passwords, access tokens (JWT), and the opaque secrets behind refresh tokens and API keys."""
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+from pwdlib import PasswordHash
+
+from api.config import Settings
+
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "atk_"
+REFRESH_TOKEN_PREFIX = "rt_"
+
+_password_hash = PasswordHash.recommended()
+# Verified against when the email is unknown, so that both failures cost the same time.
+_DUMMY_HASH = _password_hash.hash("not a real password, only here to spend time")
+
+
+def hash_password(password: str) -> str:
+    """Argon2 hash of a password; CPU-heavy, so call it from a threadpool."""
+    return _password_hash.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Check a password, spending the same time when there is no account to check against."""
+    if password_hash is None:
+        _password_hash.verify(password, _DUMMY_HASH)
+        return False
+    try:
+        return _password_hash.verify(password, password_hash)
+    except Exception:  # a malformed stored hash is a failed login, never a 500
+        return False
+
+
+def digest(secret: str) -> str:
+    """What is stored of an opaque secret: its SHA-256, enough for random 256-bit values."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def new_opaque_secret(prefix: str) -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: int
+    jti: str
+
+
+def create_access_token(settings: Settings, *, user_id: int, role: str, now: datetime) -> tuple[str, int]:
+    """A signed access token and its lifetime in seconds."""
+    lifetime = timedelta(minutes=settings.access_token_minutes)
+    claims: dict[str, Any] = {
+        "sub": str(user_id),
+        "role": role,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+    }
+    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), int(lifetime.total_seconds())
+
+
+def decode_access_token(settings: Settings, token: str, *, now: datetime) -> AccessClaims | None:
+    """The claims of a valid token, or None for anything forged, expired or foreign."""
+    try:
+        claims = jwt.decode(
+            token,
+            settings.secret_key,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            # Expiry is checked below against the injected clock instead.
+            options={
+                "require_exp": True,
+                "require_sub": True,
+                "require_iat": True,
+                "require_jti": True,
+                "verify_exp": False,
+            },
+        )
+    except (JWTError, ValueError, TypeError):
+        return None
+    exp, sub, jti = claims.get("exp"), claims.get("sub"), claims.get("jti")
+    if not isinstance(exp, int | float) or exp <= now.timestamp():
+        return None
+    if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 18:
+        return None
+    return AccessClaims(user_id=int(sub), jti=str(jti))

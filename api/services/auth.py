@@ -1,0 +1,201 @@
+"""Who is calling: logins, refresh-token rotation, API keys, and the checks on every request."""
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, update
+from sqlmodel import Session, col, select
+
+from api.config import Settings
+from api.errors import (
+    InvalidCredentials,
+    NotFound,
+    RefreshTokenReused,
+    TooManyAttempts,
+    Unauthorized,
+    ValidationFailed,
+)
+from api.security import (
+    API_KEY_PREFIX,
+    REFRESH_TOKEN_PREFIX,
+    create_access_token,
+    decode_access_token,
+    digest,
+    new_opaque_secret,
+    verify_password,
+)
+from api.services.users import find_user_by_email, normalize_email
+from models.credential import ApiKey, ApiKeyCreate, LoginAttempt, RefreshToken, TokenPair
+from models.user import Role, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller of a request: a user, acting with a role (an API key's, or the user's own)."""
+
+    user: User
+    role: Role
+    api_key_id: int | None = None
+
+    @property
+    def id(self) -> int:
+        assert self.user.id is not None
+        return self.user.id
+
+    @property
+    def is_secretariat(self) -> bool:
+        return self.role == Role.secretariat
+
+
+def authenticate(db: Session, bearer: str, *, settings: Settings, now: datetime) -> Actor:
+    """The actor behind a bearer credential; role and active flag come from the database."""
+    if bearer.startswith(API_KEY_PREFIX):
+        key = db.exec(select(ApiKey).where(ApiKey.key_hash == digest(bearer))).first()
+        if key is None or key.revoked_at is not None or key.expires_at <= now:
+            raise Unauthorized("This API key is unknown, revoked or expired.")
+        user = db.get(User, key.user_id)
+        if user is None or not user.active:
+            raise Unauthorized("The account behind this API key is deactivated.")
+        return Actor(user=user, role=Role(key.role), api_key_id=key.id)
+    claims = decode_access_token(settings, bearer, now=now)
+    if claims is None:
+        raise Unauthorized("The access token is invalid or expired.")
+    user = db.get(User, claims.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("This account is deactivated.")
+    return Actor(user=user, role=Role(user.role))
+
+
+def _issue_token_pair(
+    db: Session, user: User, *, family_id: str, settings: Settings, now: datetime
+) -> TokenPair:
+    assert user.id is not None
+    access_token, expires_in = create_access_token(settings, user_id=user.id, role=user.role, now=now)
+    refresh_token = new_opaque_secret(REFRESH_TOKEN_PREFIX)
+    db.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=digest(refresh_token),
+            expires_at=now + timedelta(days=settings.refresh_token_days),
+            created_at=now,
+        )
+    )
+    db.flush()
+    return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
+
+
+def _check_login_rate(
+    db: Session, *, email: str, client_address: str, settings: Settings, now: datetime
+) -> None:
+    window = timedelta(minutes=settings.login_attempts_window_minutes)
+    since = now - window
+    for column, value in ((LoginAttempt.email, email), (LoginAttempt.client_address, client_address)):
+        count, oldest = db.exec(
+            select(func.count(), func.min(LoginAttempt.at)).where(
+                column == value, col(LoginAttempt.at) > since
+            )
+        ).one()
+        if count >= settings.login_attempts_limit and oldest is not None:
+            oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
+            retry_after = max(1, math.ceil((oldest_at + window - now).total_seconds()))
+            raise TooManyAttempts(retry_after)
+
+
+def log_in(
+    db: Session, *, email: str, password: str, client_address: str, settings: Settings, now: datetime
+) -> TokenPair:
+    """Exchange an email and password for a token pair, counting failures per account and address."""
+    email = normalize_email(email)
+    _check_login_rate(db, email=email, client_address=client_address, settings=settings, now=now)
+    user = find_user_by_email(db, email)
+    password_ok = verify_password(password, user.password_hash if user else None)
+    if user is None or not password_ok or not user.active:
+        db.add(LoginAttempt(email=email, client_address=client_address, at=now))
+        db.flush()
+        raise InvalidCredentials("The email or the password is wrong.")
+    purge_login_attempts(db, settings=settings, now=now)
+    return _issue_token_pair(db, user, family_id=str(uuid.uuid4()), settings=settings, now=now)
+
+
+def _revoke_family(db: Session, family_id: str, *, now: datetime) -> None:
+    db.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def refresh_tokens(db: Session, *, refresh_token: str, settings: Settings, now: datetime) -> TokenPair:
+    """Rotate a refresh token; presenting one already used revokes its whole family."""
+    token = db.exec(
+        select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
+    ).first()
+    if token is None or token.revoked_at is not None:
+        raise Unauthorized("This refresh token is unknown or revoked.")
+    if token.used_at is not None:
+        _revoke_family(db, token.family_id, now=now)
+        raise RefreshTokenReused("This refresh token was already used; its session is now revoked.")
+    if token.expires_at <= now:
+        raise Unauthorized("This refresh token has expired.")
+    user = db.get(User, token.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("This account is deactivated.")
+    token.used_at = now
+    db.add(token)
+    return _issue_token_pair(db, user, family_id=token.family_id, settings=settings, now=now)
+
+
+def log_out(db: Session, *, refresh_token: str, now: datetime) -> None:
+    """End the login behind a refresh token; an unknown token is already logged out."""
+    token = db.exec(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token))).first()
+    if token is not None:
+        _revoke_family(db, token.family_id, now=now)
+
+
+def create_api_key(db: Session, actor: Actor, data: ApiKeyCreate, *, now: datetime) -> tuple[ApiKey, str]:
+    """A key for a staff script, acting as `actor` with the role it is minted for."""
+    if data.expires_at <= now:
+        raise ValidationFailed("expires_at must be in the future.", loc=["body", "expires_at"])
+    secret = new_opaque_secret(API_KEY_PREFIX)
+    key = ApiKey(
+        user_id=actor.id,
+        name=data.name,
+        role=data.role,
+        key_hash=digest(secret),
+        prefix=secret[:12],
+        expires_at=data.expires_at,
+        created_at=now,
+    )
+    db.add(key)
+    db.flush()
+    return key, secret
+
+
+def list_api_keys(db: Session, *, include_revoked: bool) -> list[ApiKey]:
+    query = select(ApiKey).order_by(col(ApiKey.id))
+    if not include_revoked:
+        query = query.where(col(ApiKey.revoked_at).is_(None))
+    return list(db.exec(query).all())
+
+
+def get_api_key(db: Session, key_id: int) -> ApiKey:
+    key = db.get(ApiKey, key_id)
+    if key is None:
+        raise NotFound("No API key with this id.")
+    return key
+
+
+def revoke_api_key(db: Session, key_id: int, *, now: datetime) -> None:
+    key = get_api_key(db, key_id)
+    if key.revoked_at is None:
+        key.revoked_at = now
+        db.add(key)
+
+
+def purge_login_attempts(db: Session, *, settings: Settings, now: datetime) -> None:
+    """Forget failures older than the window; they no longer count."""
+    cutoff = now - timedelta(minutes=settings.login_attempts_window_minutes)
+    db.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= cutoff))

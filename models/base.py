@@ -1,0 +1,58 @@
+"""What every table shares: the naming convention, aware UTC timestamps, bounded text."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import ConfigDict, StringConstraints
+from sqlalchemy import DateTime, Dialect
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+# Named constraints so that Alembic's batch mode (SQLite) can drop and rebuild them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Largest integer any table stores; bigger inputs are refused before they reach a driver.
+MAX_INT = 2**31 - 1
+MAX_ID = 2**63 - 1
+
+# No NUL byte: PostgreSQL refuses them in text, so they are refused at the door.
+NO_NUL = r"^[^\x00]*$"
+
+# Request string types: each has a maximum length and refuses NUL bytes.
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+ShortText = Annotated[str, StringConstraints(max_length=300, pattern=NO_NUL)]
+Paragraph = Annotated[str, StringConstraints(max_length=5000, pattern=NO_NUL)]
+LongText = Annotated[str, StringConstraints(max_length=50000, pattern=NO_NUL)]
+OpaqueToken = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NO_NUL)]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored with its zone where the database can, and always read back aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def with_examples(*examples: dict[str, Any]) -> Any:
+    """A model configuration whose JSON schema carries request examples for the OpenAPI spec."""
+    return ConfigDict(json_schema_extra={"examples": list(examples)})

@@ -1,0 +1,90 @@
+"""What proves who a caller is: refresh tokens, API keys, and the record of login attempts."""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime
+from sqlmodel import Field, SQLModel
+
+from models.base import Label, OpaqueToken, UTCDateTime, with_examples
+from models.user import Role
+
+
+class RefreshToken(SQLModel, table=True):
+    """One link of a rotation chain; a family is every token descended from one login."""
+
+    __tablename__ = "refresh_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    family_id: str = Field(max_length=36, index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A long-lived key for staff scripts; only its hash is kept."""
+
+    __tablename__ = "api_key"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=100)
+    role: str = Field(max_length=20)
+    key_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=16)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """A failed login, kept in the database so that every process counts the same."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, index=True)
+    client_address: str = Field(max_length=64, index=True)
+    at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class TokenPair(SQLModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Lifetime of the access token, in seconds")
+
+
+class RefreshIn(SQLModel):
+    model_config = with_examples({"refresh_token": "rt_..."})
+
+    refresh_token: OpaqueToken
+
+
+class ApiKeyCreate(SQLModel):
+    model_config = with_examples(
+        {"name": "export comptable", "role": "secretariat", "expires_at": "2027-06-30T00:00:00+02:00"}
+    )
+
+    name: Label
+    role: Role
+    expires_at: AwareDatetime
+
+
+class ApiKeyPublic(SQLModel):
+    id: int
+    name: str
+    role: Role
+    user_id: int
+    prefix: str = Field(description="The first characters of the key, to recognise it")
+    expires_at: datetime
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class ApiKeyCreated(ApiKeyPublic):
+    key: str = Field(description="The key itself, shown in this answer only")

@@ -1,0 +1,1 @@
+"""HTTP only: each module parses the request, calls one service, and shapes the answer."""

@@ -1,0 +1,37 @@
+"""Liveness and readiness, outside /api/v1, for load balancers and orchestrators."""
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from api.problem import problem_response, problem_responses
+
+router = APIRouter(tags=["operations"])
+
+
+class Health(BaseModel):
+    status: str
+
+
+@router.get("/healthz", summary="Is the process alive", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz",
+    summary="Can the service reach its database",
+    response_model=Health,
+    responses=problem_responses(503),
+)
+def readyz(request: Request) -> Health | JSONResponse:
+    try:
+        with request.app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return problem_response(
+            503, "database_unavailable", "The database cannot be reached.", headers={"Retry-After": "5"}
+        )
+    return Health(status="ok")

@@ -1,0 +1,278 @@
+"""The session catalogue: public reads (listing, detail, iCalendar) and the secretariat's writes."""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from api.clock import paris_today
+from api.deps import (
+    ClockDep,
+    DbSession,
+    EditableSession,
+    OptionalActor,
+    PublicSession,
+    Secretariat,
+    SettingsDep,
+)
+from api.errors import ValidationFailed
+from api.http_cache import (
+    PRIVATE_CACHE_CONTROL,
+    PUBLIC_CACHE_CONTROL,
+    not_modified,
+    require_if_match,
+    strong_etag,
+)
+from api.problem import problem_responses
+from api.services import sessions as session_service
+from api.services.calendar_feed import build_calendar
+from api.services.catalogue import catalogue_version
+from models.training_session import (
+    PUBLIC_STATUSES,
+    TrainerAssignment,
+    TrainingSession,
+    TrainingSessionCreate,
+    TrainingSessionPage,
+    TrainingSessionPublic,
+    TrainingSessionQuery,
+    TrainingSessionUpdate,
+)
+
+public_router = APIRouter(tags=["sessions"])
+router = APIRouter(tags=["sessions"])
+
+JSON = "application/json"
+ICALENDAR = "text/calendar; charset=utf-8"
+_CONDITIONAL: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the ETag in If-None-Match is current"}
+}
+
+
+def _filters(query: TrainingSessionQuery) -> session_service.SessionFilters:
+    if query.from_ and query.to and query.from_ > query.to:
+        raise ValidationFailed("'from' must be on or before 'to'.", loc=["query", "from"])
+    return session_service.SessionFilters(
+        status=query.status,
+        ends_from=query.from_,
+        starts_by=query.to,
+        city=query.city,
+        q=query.q,
+        open_only=bool(query.open),
+    )
+
+
+def _cache_headers(etag: str, *, public: bool) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Cache-Control": PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL,
+        "Vary": "Authorization",
+    }
+
+
+def _conditional_answer(
+    request: Request, body_of: object, etag: str, *, public: bool, media_type: str
+) -> Response:
+    headers = _cache_headers(etag, public=public)
+    if not_modified(request, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    assert isinstance(body_of, bytes)
+    return Response(content=body_of, media_type=media_type, headers=headers)
+
+
+def _listing_key(request: Request, kind: str, *, private: bool, today: date, version: int) -> str:
+    return strong_etag(
+        kind, str(version), str(today), "private" if private else "public", str(request.query_params)
+    )
+
+
+@public_router.get(
+    "/sessions",
+    response_model=TrainingSessionPage,
+    summary="List training sessions",
+    description="Public: published, closed and completed sessions; the secretariat also sees drafts "
+    "and cancelled ones. Ordered by start date, then id.",
+    responses={**_CONDITIONAL, **problem_responses(401, 422)},
+)
+def list_sessions(
+    request: Request,
+    query: Annotated[TrainingSessionQuery, Query()],
+    actor: OptionalActor,
+    db: DbSession,
+    clock: ClockDep,
+) -> Response:
+    filters = _filters(query)
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
+    # The listing is keyed on the catalogue version: one small query answers a revalidation.
+    etag = _listing_key(request, "list", private=private, today=today, version=catalogue_version(db))
+    if not_modified(request, etag):
+        return _conditional_answer(request, None, etag, public=not private, media_type=JSON)
+    cache = request.app.state.rendered_cache
+    body = cache.get(etag)
+    if body is None:
+        sessions, total = session_service.list_sessions(
+            db, filters, include_private=private, today=today, limit=query.limit, offset=query.offset
+        )
+        page = TrainingSessionPage(
+            items=[session_service.to_public(s, today=today) for s in sessions],
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        body = page.model_dump_json().encode()
+        cache.put(etag, body)
+    return _conditional_answer(request, body, etag, public=not private, media_type=JSON)
+
+
+@public_router.get(
+    "/sessions.ics",
+    summary="The session listing as an iCalendar feed",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/calendar": {"schema": {"type": "string"}}}, "description": "iCalendar feed"},
+        **_CONDITIONAL,
+        **problem_responses(401, 422),
+    },
+)
+def get_sessions_calendar(
+    request: Request,
+    query: Annotated[TrainingSessionQuery, Query()],
+    actor: OptionalActor,
+    db: DbSession,
+    clock: ClockDep,
+    settings: SettingsDep,
+) -> Response:
+    filters = _filters(query)
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
+    etag = _listing_key(request, "ics", private=private, today=today, version=catalogue_version(db))
+    if not_modified(request, etag):
+        return _conditional_answer(request, None, etag, public=not private, media_type=ICALENDAR)
+    cache = request.app.state.rendered_cache
+    body = cache.get(etag)
+    if body is None:
+        sessions, _ = session_service.list_sessions(
+            db, filters, include_private=private, today=today, limit=query.limit, offset=query.offset
+        )
+        host = request.url.hostname or "ateliers"
+        body = build_calendar(sessions, org_name=settings.org_name, domain=host)
+        cache.put(etag, body)
+    return _conditional_answer(request, body, etag, public=not private, media_type=ICALENDAR)
+
+
+def _session_answer(
+    request: Request,
+    session: TrainingSession,
+    *,
+    today: date,
+    status_code: int = 200,
+    conditional: bool = False,
+) -> Response:
+    public = session_service.to_public(session, today=today)
+    body = public.model_dump_json().encode()
+    etag = strong_etag(body)
+    headers = _cache_headers(etag, public=session.status in PUBLIC_STATUSES)
+    if status_code == status.HTTP_201_CREATED:
+        headers["Location"] = f"/api/v1/sessions/{session.id}"
+    if conditional and not_modified(request, etag):
+        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
+    return Response(content=body, status_code=status_code, media_type=JSON, headers=headers)
+
+
+def _current_etag(session: TrainingSession, *, today: date) -> str:
+    return strong_etag(session_service.to_public(session, today=today).model_dump_json().encode())
+
+
+@public_router.get(
+    "/sessions/{id_or_slug}",
+    response_model=TrainingSessionPublic,
+    summary="Read a training session by id or slug",
+    responses={**_CONDITIONAL, **problem_responses(401, 404, 422)},
+)
+def get_session(request: Request, session: PublicSession, clock: ClockDep) -> Response:
+    return _session_answer(request, session, today=paris_today(clock.now()), conditional=True)
+
+
+@router.post(
+    "/sessions",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TrainingSessionPublic,
+    summary="Create a training session (as a draft)",
+    responses=problem_responses(401, 403, 409, 422),
+)
+def create_session(
+    request: Request, data: TrainingSessionCreate, actor: Secretariat, db: DbSession, clock: ClockDep
+) -> Response:
+    now = clock.now()
+    session = session_service.create_session(db, data, now=now)
+    return _session_answer(request, session, today=paris_today(now), status_code=status.HTTP_201_CREATED)
+
+
+@router.patch(
+    "/sessions/{id_or_slug}",
+    response_model=TrainingSessionPublic,
+    summary="Change a training session",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+def update_session(
+    request: Request, data: TrainingSessionUpdate, session: EditableSession, db: DbSession, clock: ClockDep
+) -> Response:
+    now = clock.now()
+    require_if_match(request, _current_etag(session, today=paris_today(now)))
+    session = session_service.update_session(db, session, data, now=now)
+    return _session_answer(request, session, today=paris_today(now))
+
+
+@router.delete(
+    "/sessions/{id_or_slug}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a draft session",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+def delete_session(request: Request, session: EditableSession, db: DbSession, clock: ClockDep) -> Response:
+    require_if_match(request, _current_etag(session, today=paris_today(clock.now())))
+    session_service.delete_session(db, session)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _transition_route(
+    action: Literal["publish", "close", "reopen", "complete", "cancel"], summary: str
+) -> None:
+    def change_status(request: Request, session: EditableSession, db: DbSession, clock: ClockDep) -> Response:
+        now = clock.now()
+        require_if_match(request, _current_etag(session, today=paris_today(now)))
+        session = session_service.change_status(db, session, action, now=now)
+        return _session_answer(request, session, today=paris_today(now))
+
+    change_status.__name__ = f"{action}_session"
+    router.add_api_route(
+        f"/sessions/{{id_or_slug}}/{action}",
+        change_status,
+        methods=["POST"],
+        response_model=TrainingSessionPublic,
+        summary=summary,
+        name=f"{action}_session",
+        responses=problem_responses(401, 403, 404, 409, 412, 422),
+    )
+
+
+_transition_route("publish", "Publish a draft session")
+_transition_route("close", "Close a published session to applications")
+_transition_route("reopen", "Reopen a closed session")
+_transition_route("complete", "Mark a closed session as completed")
+_transition_route("cancel", "Cancel a published or closed session")
+
+
+@router.put(
+    "/sessions/{id_or_slug}/trainers",
+    response_model=TrainingSessionPublic,
+    summary="Set the trainers of a session",
+    responses=problem_responses(401, 403, 404, 412, 422),
+)
+def assign_trainers(
+    request: Request, data: TrainerAssignment, session: EditableSession, db: DbSession, clock: ClockDep
+) -> Response:
+    now = clock.now()
+    require_if_match(request, _current_etag(session, today=paris_today(now)))
+    session = session_service.assign_trainers(db, session, data.trainer_ids, now=now)
+    return _session_answer(request, session, today=paris_today(now))

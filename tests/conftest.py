@@ -1,0 +1,177 @@
+"""Fixtures: a fresh database per test (SQLite, or PostgreSQL when configured), a set clock,
+and one HTTP client per role."""
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import make_url
+
+from alembic import command
+from api.cli import alembic_config
+from api.clock import FixedClock
+from api.config import Settings
+from api.db import open_session
+from api.main import create_app
+from api.services.users import create_user
+from models.user import Role
+
+# CI sets this to run the whole suite on PostgreSQL; unset, every test runs on SQLite.
+POSTGRES_URL = os.environ.get("ATELIERS_TEST_DATABASE_URL", "")
+TEST_SECRET_KEY = "a-test-secret-key-that-is-long-enough-0123456789"
+# A Thursday in winter, Paris time 10:00: the clock every test starts from.
+START = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+
+
+def _admin_connection(url: str) -> psycopg.Connection:
+    parsed = make_url(url)
+    return psycopg.connect(
+        host=parsed.host or "127.0.0.1",
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        dbname=parsed.database or "postgres",
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database migrated once with `alembic upgrade head`; each test gets a copy."""
+    if POSTGRES_URL:
+        name = f"ateliers_tmpl_{uuid.uuid4().hex[:12]}"
+        with _admin_connection(POSTGRES_URL) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+        url = _with_database(POSTGRES_URL, name)
+        command.upgrade(alembic_config(url), "head")
+        yield url
+        with _admin_connection(POSTGRES_URL) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    url = f"sqlite:///{path}"
+    command.upgrade(alembic_config(url), "head")
+    yield url
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, already at the latest migration."""
+    if POSTGRES_URL:
+        name = f"ateliers_t_{uuid.uuid4().hex[:12]}"
+        template = make_url(template_database).database
+        with _admin_connection(POSTGRES_URL) as admin:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        yield _with_database(POSTGRES_URL, name)
+        with _admin_connection(POSTGRES_URL) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        return
+    source = Path(make_url(template_database).database or "")
+    target = tmp_path / "ateliers.db"
+    shutil.copyfile(source, target)
+    yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return Settings(
+        env="test",
+        database_url=database_url,
+        secret_key=TEST_SECRET_KEY,
+        storage_dir=str(tmp_path / "storage"),
+    )
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """The service's clock; tests move it instead of waiting."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
+    application = create_app(settings, clock=clock)
+    yield application
+    application.state.engine.dispose()
+
+
+def _client(app: FastAPI, token: str | None = None) -> TestClient:
+    client = TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False)
+    if token:
+        client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+@pytest.fixture
+def anonymous(app: FastAPI) -> Iterator[TestClient]:
+    with _client(app) as client:
+        yield client
+
+
+UserFactory = Callable[..., TestClient]
+
+
+@pytest.fixture
+def make_user(app: FastAPI, clock: FixedClock) -> Iterator[UserFactory]:
+    """Create an account the way `ateliers create-user` does, then log in over HTTP.
+
+    The client it returns carries the user's access token and, as attributes, `user`
+    (the JSON of GET /users/me) and `tokens` (the login answer).
+    """
+    clients: list[TestClient] = []
+
+    def factory(
+        role: Role | str = Role.applicant, *, email: str | None = None, full_name: str | None = None
+    ) -> TestClient:
+        role = Role(role)
+        email = email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.org"
+        with open_session(app.state.engine, write=True) as db:
+            create_user(
+                db,
+                email=email,
+                password=PASSWORD,
+                full_name=full_name or f"{role.value.title()} Test",
+                role=role,
+                now=clock.now(),
+            )
+            db.commit()
+        client = _client(app)
+        answer = client.post("/auth/token", data={"username": email, "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
+        client.tokens = answer.json()
+        client.user = client.get("/users/me").json()
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def secretariat(make_user: UserFactory) -> TestClient:
+    return make_user(Role.secretariat, full_name="Claire Secrétariat")
+
+
+@pytest.fixture
+def trainer(make_user: UserFactory) -> TestClient:
+    return make_user(Role.trainer, full_name="Élise Formatrice")
+
+
+@pytest.fixture
+def applicant(make_user: UserFactory) -> TestClient:
+    return make_user(Role.applicant, full_name="Camille Candidate")

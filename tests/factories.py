@@ -1,0 +1,42 @@
+"""Small builders of valid requests, so that each test states only what it is about."""
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+
+def session_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /sessions body: a week in Paris after the test clock's date."""
+    payload: dict[str, Any] = {
+        "title": "Les ateliers des cultures numériques #3",
+        "subtitle": "Pratiques numériques de la culture",
+        "summary": "Une semaine d’ateliers pour les professionnels de la culture.",
+        "start_date": "2027-03-08",
+        "end_date": "2027-03-13",
+        "hours": 45,
+        "city": "Paris",
+        "capacity": 25,
+        "price_cents": 200_000,
+        "price_excludes": ["transport", "repas", "hébergement"],
+        "application_deadline": "2027-02-18",
+        "postmark_counts": True,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def create_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    """POST /sessions as `client` (the secretariat), asserting it was created."""
+    answer = client.post("/sessions", json=session_payload(**overrides))
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def published_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    """A session created then published by `client` (the secretariat)."""
+    session = create_session(client, **overrides)
+    answer = client.post(f"/sessions/{session['id']}/publish")
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
