@@ -98,6 +98,12 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        # FastAPI's answer to a body it cannot decode (bad UTF-8, broken multipart).
+        msg = "The body could not be decoded."
+        return problem_response(
+            422, "validation_error", msg, title="Invalid request", errors=[{"loc": ["body"], "msg": msg}]
+        )
     code = _CODES_BY_STATUS.get(exc.status_code, f"http_{exc.status_code}")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
     if exc.status_code == 404 and detail == "Not Found":

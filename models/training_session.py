@@ -36,6 +36,7 @@ Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
 Days = Annotated[int, Field(ge=1, le=366)]
 Hours = Annotated[int, Field(ge=1, le=5000)]
 Items = Annotated[list[ListItem], Field(max_length=50)]
+ContactEmail = Annotated[EmailStr, Field(max_length=254)] | Literal[""]
 
 
 class SessionTrainer(SQLModel, table=True):
@@ -142,7 +143,7 @@ class TrainingSessionCreate(SQLModel):
     price_excludes: Items = Field(default_factory=list)
     application_deadline: date = Field(description="Last day accepted, inclusive (Europe/Paris)")
     postmark_counts: bool = False
-    contact_email: EmailStr | Literal[""] = ""
+    contact_email: ContactEmail = ""
     contact_phone: Phone = ""
 
 
@@ -174,7 +175,7 @@ class TrainingSessionUpdate(SQLModel):
     price_excludes: Items = Field(default=None)
     application_deadline: date = Field(default=None)
     postmark_counts: bool = Field(default=None)
-    contact_email: EmailStr | Literal[""] = Field(default=None)
+    contact_email: ContactEmail = Field(default=None)
     contact_phone: Phone = Field(default=None)
 
 
