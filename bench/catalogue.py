@@ -106,17 +106,14 @@ def main() -> int:
                 ("listing filtered q=numerique", "/api/v1/sessions?q=numerique&limit=50", {}),
                 ("detail by slug", "/api/v1/sessions/les-ateliers-des-cultures-numeriques-2", {}),
             ]
-            print(
-                f"{SESSIONS} sessions, {REQUESTS} requests, {CONCURRENCY} concurrent clients, 1 uvicorn worker"
-            )
+            print(f"{SESSIONS} sessions, {REQUESTS} requests, {CONCURRENCY} clients, 1 uvicorn worker")
             for label, path, headers in cases:
                 _drive(base, path, headers)  # warm up
                 rate, latencies, statuses = _drive(base, path, headers)
                 p50 = statistics.median(latencies) * 1000
                 p95 = statistics.quantiles(latencies, n=20)[18] * 1000
-                print(
-                    f"  {label:32} {rate:8.0f} req/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms   {sorted(statuses)}"
-                )
+                timing = f"p50 {p50:6.1f} ms  p95 {p95:6.1f} ms"
+                print(f"  {label:30} {rate:7.0f} req/s  {timing}  {sorted(statuses)}")
         finally:
             server.terminate()
             server.wait(timeout=10)
