@@ -34,6 +34,9 @@ class Settings(BaseSettings):
 
     webhook_allow_private: bool = False
 
+    # Names this service in identifiers that must not depend on the Host header (calendar UIDs).
+    public_domain: str = "ateliers.example"
+
     org_name: str = "Ateliers - formation continue"
     org_address: str = "Paris, France"
     org_email: str = "secretariat@ateliers.example"

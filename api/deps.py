@@ -12,7 +12,7 @@ from api.db import get_db
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.services.auth import Actor, authenticate
 from api.services.sessions import find_session
-from models.base import MAX_ID
+from models.base import MAX_INT
 from models.training_session import TrainingSession
 from models.user import Role, User
 
@@ -73,8 +73,8 @@ def require_secretariat(actor: CurrentUser) -> Actor:
 
 Secretariat = Annotated[Actor, Depends(require_secretariat)]
 
-UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="A user's id")]
-ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="A user's id")]
+ResourceId = Annotated[int, Path(ge=1, le=MAX_INT)]
 SessionRef = Annotated[
     str,
     Path(

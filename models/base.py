@@ -17,9 +17,8 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
-# Largest integer any table stores; bigger inputs are refused before they reach a driver.
+# Largest integer an INTEGER column (ids included) holds; bigger inputs never reach a driver.
 MAX_INT = 2**31 - 1
-MAX_ID = 2**63 - 1
 
 # No NUL byte: PostgreSQL refuses them in text, so they are refused at the door.
 NO_NUL = r"^[^\x00]*$"

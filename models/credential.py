@@ -53,6 +53,15 @@ class LoginAttempt(SQLModel, table=True):
 
 
 class TokenPair(SQLModel):
+    model_config = with_examples(
+        {
+            "access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9...",
+            "refresh_token": "rt_Jm3...",
+            "token_type": "bearer",
+            "expires_in": 900,
+        }
+    )
+
     access_token: str
     refresh_token: str
     token_type: Literal["bearer"] = "bearer"
@@ -87,4 +96,18 @@ class ApiKeyPublic(SQLModel):
 
 
 class ApiKeyCreated(ApiKeyPublic):
+    model_config = with_examples(
+        {
+            "id": 1,
+            "name": "export comptable",
+            "role": "secretariat",
+            "user_id": 1,
+            "prefix": "atk_V2bq1xYz",
+            "expires_at": "2027-06-29T22:00:00Z",
+            "revoked_at": None,
+            "created_at": "2027-01-14T09:00:00Z",
+            "key": "atk_V2bq1xYz...",
+        }
+    )
+
     key: str = Field(description="The key itself, shown in this answer only")

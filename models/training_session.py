@@ -4,7 +4,7 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, StringConstraints
+from pydantic import AfterValidator, EmailStr, PlainSerializer, StringConstraints, WithJsonSchema
 from sqlalchemy import JSON, BigInteger, Column, Text
 from sqlmodel import Field, Relationship, SQLModel
 
@@ -36,6 +36,28 @@ Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
 Days = Annotated[int, Field(ge=1, le=366)]
 Hours = Annotated[int, Field(ge=1, le=5000)]
 Items = Annotated[list[ListItem], Field(max_length=50)]
+
+
+def _local_clock_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("a local Europe/Paris time, without offset, like 09:30")
+    return value.replace(second=0, microsecond=0)
+
+
+# A wall-clock time in Europe/Paris, written "HH:MM".
+ClockTime = Annotated[
+    time,
+    AfterValidator(_local_clock_time),
+    PlainSerializer(lambda value: value.strftime("%H:%M"), return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+            "maxLength": 5,
+            "examples": ["09:30"],
+        }
+    ),
+]
 ContactEmail = Annotated[EmailStr, Field(max_length=254)] | Literal[""]
 
 
@@ -130,8 +152,8 @@ class TrainingSessionCreate(SQLModel):
     methods: Items = Field(default_factory=list)
     start_date: date
     end_date: date
-    daily_start_time: time = Field(default=time(9, 30), description="Europe/Paris")
-    daily_end_time: time = Field(default=time(17, 30), description="Europe/Paris")
+    daily_start_time: ClockTime = Field(default=time(9, 30), description="Europe/Paris")
+    daily_end_time: ClockTime = Field(default=time(17, 30), description="Europe/Paris")
     days: Days | None = Field(default=None, description="Calendar days from start to end when omitted")
     hours: Hours
     city: Label
@@ -163,8 +185,8 @@ class TrainingSessionUpdate(SQLModel):
     methods: Items = Field(default=None)
     start_date: date = Field(default=None)
     end_date: date = Field(default=None)
-    daily_start_time: time = Field(default=None)
-    daily_end_time: time = Field(default=None)
+    daily_start_time: ClockTime = Field(default=None)
+    daily_end_time: ClockTime = Field(default=None)
     days: Days = Field(default=None)
     hours: Hours = Field(default=None)
     city: Label = Field(default=None)
@@ -197,8 +219,8 @@ class TrainingSessionPublic(SQLModel):
     methods: list[str]
     start_date: date
     end_date: date
-    daily_start_time: time
-    daily_end_time: time
+    daily_start_time: ClockTime
+    daily_end_time: ClockTime
     days: int
     hours: int
     city: str

@@ -73,6 +73,18 @@ class UserUpdate(SQLModel):
 
 
 class UserPublic(SQLModel):
+    model_config = with_examples(
+        {
+            "id": 4,
+            "email": "camille.durand@example.org",
+            "full_name": "Camille Durand",
+            "role": "applicant",
+            "active": True,
+            "created_at": "2027-01-14T09:00:00Z",
+            "updated_at": "2027-01-14T09:00:00Z",
+        }
+    )
+
     id: int
     email: str
     full_name: str

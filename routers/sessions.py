@@ -127,6 +127,8 @@ def list_sessions(
 @public_router.get(
     "/sessions.ics",
     summary="The session listing as an iCalendar feed",
+    description="The listing's filters; without `limit`, every matching session, so that a calendar "
+    "subscription never loses the upcoming ones.",
     response_class=Response,
     responses={
         200: {"content": {"text/calendar": {"schema": {"type": "string"}}}, "description": "iCalendar feed"},
@@ -151,11 +153,12 @@ def get_sessions_calendar(
     cache = request.app.state.rendered_cache
     body = cache.get(etag)
     if body is None:
+        # A subscription asks for no page: a default page would hide everything after the 20th session.
+        limit = query.limit if "limit" in query.model_fields_set else None
         sessions, _ = session_service.list_sessions(
-            db, filters, include_private=private, today=today, limit=query.limit, offset=query.offset
+            db, filters, include_private=private, today=today, limit=limit, offset=query.offset
         )
-        host = request.url.hostname or "ateliers"
-        body = build_calendar(sessions, org_name=settings.org_name, domain=host)
+        body = build_calendar(sessions, org_name=settings.org_name, domain=settings.public_domain)
         cache.put(etag, body)
     return _conditional_answer(request, body, etag, public=not private, media_type=ICALENDAR)
 

@@ -18,7 +18,7 @@ from api.errors import (
     ValidationFailed,
 )
 from api.services.catalogue import bump_catalogue_version
-from models.base import MAX_ID
+from models.base import MAX_INT
 from models.training_session import (
     PUBLIC_STATUSES,
     SessionStatus,
@@ -47,6 +47,10 @@ def fold_for_search(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def _same_city(text: str) -> str:
+    return unicodedata.normalize("NFC", text.strip()).casefold()
+
+
 def _like_literal(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -67,15 +71,22 @@ def _visible(query: Any, *, include_private: bool) -> Any:
     return query.where(col(TrainingSession.status).in_([s.value for s in PUBLIC_STATUSES]))
 
 
-def _filtered(query: Any, filters: SessionFilters, *, today: date) -> Any:
+def _cities_named(db: Session, city: str) -> list[str]:
+    """The stored spellings of `city`, whatever their case: SQLite's lower() knows only ASCII."""
+    wanted = _same_city(city)
+    stored = db.exec(select(TrainingSession.city).distinct()).all()
+    return [name for name in stored if _same_city(name) == wanted]
+
+
+def _filtered(query: Any, filters: SessionFilters, *, today: date, cities: list[str] | None) -> Any:
     if filters.status is not None:
         query = query.where(TrainingSession.status == filters.status)
     if filters.ends_from is not None:
         query = query.where(TrainingSession.end_date >= filters.ends_from)
     if filters.starts_by is not None:
         query = query.where(TrainingSession.start_date <= filters.starts_by)
-    if filters.city:
-        query = query.where(func.lower(TrainingSession.city) == filters.city.strip().lower())
+    if cities is not None:
+        query = query.where(col(TrainingSession.city).in_(cities))
     if filters.q:
         needle = f"%{_like_literal(fold_for_search(filters.q))}%"
         query = query.where(col(TrainingSession.search_text).like(needle, escape="\\"))
@@ -93,17 +104,23 @@ def list_sessions(
     *,
     include_private: bool,
     today: date,
-    limit: int,
+    limit: int | None,
     offset: int,
 ) -> tuple[list[TrainingSession], int]:
-    """One page of the catalogue, trainers loaded in one more query, and the total."""
+    """One page of the catalogue (every session when `limit` is None), trainers loaded in one more
+    query, and the total."""
+    cities = _cities_named(db, filters.city) if filters.city else None
     query = _filtered(
-        _visible(select(TrainingSession), include_private=include_private), filters, today=today
+        _visible(select(TrainingSession), include_private=include_private),
+        filters,
+        today=today,
+        cities=cities,
     )
     count_query = _filtered(
         _visible(select(func.count()).select_from(TrainingSession), include_private=include_private),
         filters,
         today=today,
+        cities=cities,
     )
     items = db.exec(
         query.options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
@@ -121,7 +138,7 @@ def find_session(
     query = select(TrainingSession).options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
     if id_or_slug.isdigit():
         number = int(id_or_slug)
-        if number > MAX_ID:
+        if number > MAX_INT:
             raise NotFound("No training session with this id or slug.")
         query = query.where(TrainingSession.id == number)
     else:
@@ -196,6 +213,8 @@ def _refresh_search_text(session: TrainingSession) -> None:
 
 def create_session(db: Session, data: TrainingSessionCreate, *, now: datetime) -> TrainingSession:
     """A new draft session."""
+    # Bumped first: the version row's lock makes concurrent slug checks wait for each other.
+    bump_catalogue_version(db)
     fields = data.model_dump(exclude={"slug", "days"})
     if data.slug is not None and _slug_in_use(db, data.slug):
         raise SlugTaken(f"The slug {data.slug!r} is already used.")
@@ -211,7 +230,6 @@ def create_session(db: Session, data: TrainingSessionCreate, *, now: datetime) -
     _refresh_search_text(session)
     db.add(session)
     db.flush()
-    bump_catalogue_version(db)
     db.refresh(session, ["trainers"])
     return session
 
@@ -221,6 +239,8 @@ def update_session(
 ) -> TrainingSession:
     """Change some fields; capacity may not drop below the trainees already accepted."""
     changes = data.model_dump(exclude_unset=True)
+    # Bumped first: the version row's lock makes concurrent slug checks wait for each other.
+    bump_catalogue_version(db)
     if "slug" in changes and _slug_in_use(db, changes["slug"], other_than=session.id):
         raise SlugTaken(f"The slug {changes['slug']!r} is already used.")
     if "capacity" in changes and changes["capacity"] < session.accepted_count:
@@ -229,12 +249,14 @@ def update_session(
         )
     for name, value in changes.items():
         setattr(session, name, value)
+    if "days" not in changes and {"start_date", "end_date"} & changes.keys():
+        # Shorter dates shorten the teaching days with them, unless days is given.
+        session.days = min(session.days, (session.end_date - session.start_date).days + 1)
     _check_consistency(session)
     _refresh_search_text(session)
     session.updated_at = now
     db.add(session)
     db.flush()
-    bump_catalogue_version(db)
     return session
 
 
