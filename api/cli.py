@@ -31,7 +31,7 @@ def migrate(_: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     from api.db import build_engine, open_session
-    from api.errors import EmailTaken
+    from api.errors import DomainError
     from api.services.users import create_user as create
     from models.user import Role
 
@@ -46,7 +46,7 @@ def create_user(args: argparse.Namespace) -> int:
                 role=Role(args.role),
                 now=SystemClock().now(),
             )
-        except EmailTaken as error:
+        except DomainError as error:
             print(error.detail, file=sys.stderr)
             return 1
         db.commit()

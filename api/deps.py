@@ -73,8 +73,8 @@ def require_secretariat(actor: CurrentUser) -> Actor:
 
 Secretariat = Annotated[Actor, Depends(require_secretariat)]
 
-UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="A user's id")]
-ResourceId = Annotated[int, Path(ge=1, le=MAX_INT)]
+UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="A user's id", examples=[4])]
+ResourceId = Annotated[int, Path(ge=1, le=MAX_INT, examples=[1])]
 SessionRef = Annotated[
     str,
     Path(

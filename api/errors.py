@@ -39,6 +39,9 @@ class InvalidCredentials(DomainError):
     status, code, title = 401, "invalid_credentials", "Invalid email or password"
     keeps_changes = True  # the failed attempt counts towards the login limit
 
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
 
 class RefreshTokenReused(Unauthorized):
     title = "Refresh token already used"

@@ -84,7 +84,21 @@ class ApiKeyCreate(SQLModel):
     expires_at: AwareDatetime
 
 
+_API_KEY_EXAMPLE = {
+    "id": 1,
+    "name": "export comptable",
+    "role": "secretariat",
+    "user_id": 1,
+    "prefix": "atk_V2bq1xYz",
+    "expires_at": "2027-06-29T22:00:00Z",
+    "revoked_at": None,
+    "created_at": "2027-01-14T09:00:00Z",
+}
+
+
 class ApiKeyPublic(SQLModel):
+    model_config = with_examples(_API_KEY_EXAMPLE)
+
     id: int
     name: str
     role: Role
@@ -96,18 +110,12 @@ class ApiKeyPublic(SQLModel):
 
 
 class ApiKeyCreated(ApiKeyPublic):
-    model_config = with_examples(
-        {
-            "id": 1,
-            "name": "export comptable",
-            "role": "secretariat",
-            "user_id": 1,
-            "prefix": "atk_V2bq1xYz",
-            "expires_at": "2027-06-29T22:00:00Z",
-            "revoked_at": None,
-            "created_at": "2027-01-14T09:00:00Z",
-            "key": "atk_V2bq1xYz...",
-        }
-    )
+    model_config = with_examples({**_API_KEY_EXAMPLE, "key": "atk_V2bq1xYz..."})
 
     key: str = Field(description="The key itself, shown in this answer only")
+
+
+class ApiKeyList(SQLModel):
+    model_config = with_examples({"items": [_API_KEY_EXAMPLE]})
+
+    items: list[ApiKeyPublic]

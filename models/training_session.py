@@ -206,7 +206,36 @@ class TrainerRef(SQLModel):
     full_name: str
 
 
+_PUBLIC_SESSION_EXAMPLE = {
+    "id": 2,
+    "slug": "les-ateliers-des-cultures-numeriques-2",
+    **_SESSION_EXAMPLE,
+    "description": "Alternant apports théoriques et ateliers pratiques, la formation conduit "
+    "chaque groupe à réaliser une production collective.",
+    "objectives": ["Comprendre les mutations des pratiques culturelles à l'ère numérique"],
+    "audiences": ["Professionnels de la culture", "Décideurs publics", "Artistes"],
+    "topics": ["Cultures et usages numériques"],
+    "methods": ["Ateliers pratiques en petits groupes"],
+    "daily_start_time": "09:30",
+    "daily_end_time": "17:30",
+    "days": 6,
+    "venue": "",
+    "address": "Paris",
+    "seats_remaining": 25,
+    "currency": "EUR",
+    "status": "published",
+    "open_for_applications": True,
+    "contact_email": "secretariat@ateliers.example",
+    "contact_phone": "+33 1 00 00 00 00",
+    "trainers": [{"id": 2, "full_name": "Élise Martin"}],
+    "created_at": "2026-11-25T10:00:00Z",
+    "updated_at": "2026-11-25T10:00:00Z",
+}
+
+
 class TrainingSessionPublic(SQLModel):
+    model_config = with_examples(_PUBLIC_SESSION_EXAMPLE)
+
     id: int
     slug: str
     title: str
@@ -243,6 +272,8 @@ class TrainingSessionPublic(SQLModel):
 
 
 class TrainingSessionPage(SQLModel):
+    model_config = with_examples({"items": [_PUBLIC_SESSION_EXAMPLE], "total": 1, "limit": 20, "offset": 0})
+
     items: list[TrainingSessionPublic]
     total: int
     limit: int

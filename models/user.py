@@ -72,18 +72,19 @@ class UserUpdate(SQLModel):
     active: bool = Field(default=None)
 
 
+_USER_EXAMPLE = {
+    "id": 4,
+    "email": "camille.durand@example.org",
+    "full_name": "Camille Durand",
+    "role": "applicant",
+    "active": True,
+    "created_at": "2027-01-14T09:00:00Z",
+    "updated_at": "2027-01-14T09:00:00Z",
+}
+
+
 class UserPublic(SQLModel):
-    model_config = with_examples(
-        {
-            "id": 4,
-            "email": "camille.durand@example.org",
-            "full_name": "Camille Durand",
-            "role": "applicant",
-            "active": True,
-            "created_at": "2027-01-14T09:00:00Z",
-            "updated_at": "2027-01-14T09:00:00Z",
-        }
-    )
+    model_config = with_examples(_USER_EXAMPLE)
 
     id: int
     email: str
@@ -95,6 +96,8 @@ class UserPublic(SQLModel):
 
 
 class UserPage(SQLModel):
+    model_config = with_examples({"items": [_USER_EXAMPLE], "total": 1, "limit": 20, "offset": 0})
+
     items: list[UserPublic]
     total: int
     limit: int

@@ -10,7 +10,7 @@ from api.problem import problem_responses
 from api.services import auth as auth_service
 from api.services import users as user_service
 from models.base import NO_NUL
-from models.credential import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, RefreshIn, TokenPair
+from models.credential import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic, RefreshIn, TokenPair
 from models.user import UserPublic, UserRegister
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
@@ -85,10 +85,6 @@ def refresh_tokens(data: RefreshIn, db: DbSession, settings: SettingsDep, clock:
 def log_out(data: RefreshIn, db: DbSession, clock: ClockDep) -> Response:
     auth_service.log_out(db, refresh_token=data.refresh_token, now=clock.now())
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-class ApiKeyList(BaseModel):
-    items: list[ApiKeyPublic]
 
 
 @router.post(

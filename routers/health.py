@@ -12,6 +12,8 @@ router = APIRouter(tags=["operations"])
 
 
 class Health(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"status": "ok"}]}}
+
     status: str
 
 

@@ -131,7 +131,17 @@ def list_sessions(
     "subscription never loses the upcoming ones.",
     response_class=Response,
     responses={
-        200: {"content": {"text/calendar": {"schema": {"type": "string"}}}, "description": "iCalendar feed"},
+        200: {
+            "content": {
+                "text/calendar": {
+                    "schema": {"type": "string"},
+                    "example": "BEGIN:VCALENDAR\r\nVERSION:2.0\r\n...\r\nBEGIN:VEVENT\r\n"
+                    "SUMMARY:Les ateliers des cultures numériques #2\r\n"
+                    "DTSTART;TZID=Europe/Paris:20270308T093000\r\n...\r\nEND:VCALENDAR\r\n",
+                }
+            },
+            "description": "iCalendar feed",
+        },
         **_CONDITIONAL,
         **problem_responses(401, 422),
     },

@@ -102,3 +102,28 @@ def test_request_bodies_carry_examples(app) -> None:
         "ApiKeyCreate",
     ):
         assert schemas[name].get("examples"), name
+
+
+def _has_examples(schema: dict, spec: dict) -> bool:
+    if "$ref" in schema:
+        schema = spec["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return bool(schema.get("examples")) or any(_has_examples(s, spec) for s in schema.get("anyOf", []))
+
+
+def test_every_operation_shows_an_example(app) -> None:
+    spec = _served(app)
+    without = []
+    for path, method, operation in _operations(spec):
+        bodies = [m["schema"] for m in operation.get("requestBody", {}).get("content", {}).values()]
+        media = [
+            media
+            for code, response in operation["responses"].items()
+            if code.startswith("2")
+            for media in response.get("content", {}).values()
+        ]
+        answers = [m["schema"] for m in media if "schema" in m]
+        shown = any("example" in m or "examples" in m for m in media)
+        parameters = [p for p in operation.get("parameters", []) if p["schema"].get("examples")]
+        if not (shown or parameters or any(_has_examples(s, spec) for s in bodies + answers)):
+            without.append(f"{method.upper()} {path}")
+    assert without == []

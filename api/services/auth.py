@@ -27,6 +27,7 @@ from api.security import (
     verify_password,
 )
 from api.services.users import find_user_by_email, normalize_email
+from models.base import MAX_INT
 from models.credential import ApiKey, ApiKeyCreate, LoginAttempt, RefreshToken, TokenPair
 from models.user import Role, User
 
@@ -62,9 +63,10 @@ def authenticate(db: Session, bearer: str, *, settings: Settings, now: datetime)
     claims = decode_access_token(settings, bearer, now=now)
     if claims is None:
         raise Unauthorized("The access token is invalid or expired.")
-    user = db.get(User, claims.user_id)
+    # An id no id column can hold names nobody; PostgreSQL would refuse the lookup itself.
+    user = db.get(User, claims.user_id) if claims.user_id <= MAX_INT else None
     if user is None or not user.active:
-        raise Unauthorized("This account is deactivated.")
+        raise Unauthorized("The account behind this token is deactivated or gone.")
     return Actor(user=user, role=Role(user.role))
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.errors import EmailTaken, NotFound
+from api.errors import EmailTaken, NotFound, ValidationFailed
 from api.security import hash_password
 from api.services.catalogue import bump_catalogue_version
 from models.user import Role, User, UserCreate, UserRegister, UserUpdate
@@ -16,6 +16,14 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _clean_name(full_name: str) -> str:
+    """The name without surrounding blanks; one made only of blanks is no name."""
+    cleaned = full_name.strip()
+    if not cleaned:
+        raise ValidationFailed("full_name must not be blank.", loc=["body", "full_name"])
+    return cleaned
+
+
 def find_user_by_email(db: Session, email: str) -> User | None:
     return db.exec(select(User).where(User.email == normalize_email(email))).first()
 
@@ -23,11 +31,12 @@ def find_user_by_email(db: Session, email: str) -> User | None:
 def create_user(db: Session, *, email: str, password: str, full_name: str, role: Role, now: datetime) -> User:
     """A new account; the email is unique whatever its case."""
     email = normalize_email(email)
+    full_name = _clean_name(full_name)
     if find_user_by_email(db, email) is not None:
         raise EmailTaken(f"An account already uses {email}.")
     user = User(
         email=email,
-        full_name=full_name.strip(),
+        full_name=full_name,
         password_hash=hash_password(password),
         role=role,
         active=True,
@@ -78,8 +87,9 @@ def list_users(db: Session, *, role: Role | None, limit: int, offset: int) -> tu
 def update_user(db: Session, user: User, data: UserUpdate, *, now: datetime) -> User:
     """Rename or (de)activate; a deactivated user's tokens fail from the next request."""
     changes = data.model_dump(exclude_unset=True)
-    if "full_name" in changes and changes["full_name"].strip() != user.full_name:
-        user.full_name = changes["full_name"].strip()
+    full_name = _clean_name(changes["full_name"]) if "full_name" in changes else user.full_name
+    if full_name != user.full_name:
+        user.full_name = full_name
         # Trainer names appear in the public listing.
         bump_catalogue_version(db)
     if "active" in changes:
