@@ -1,6 +1,7 @@
 """The session catalogue: public reads (listing, detail, iCalendar) and the secretariat's writes."""
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
@@ -25,6 +26,7 @@ from api.http_cache import (
 )
 from api.problem import problem_responses
 from api.services import sessions as session_service
+from api.services.auth import Actor
 from api.services.calendar_feed import build_calendar
 from api.services.catalogue import catalogue_version
 from models.training_session import (
@@ -69,20 +71,31 @@ def _cache_headers(etag: str, *, public: bool) -> dict[str, str]:
     }
 
 
-def _conditional_answer(
-    request: Request, body_of: object, etag: str, *, public: bool, media_type: str
+def _catalogue_answer(
+    request: Request,
+    db: DbSession,
+    *,
+    actor: Actor | None,
+    now: datetime,
+    media_type: str,
+    render: Callable[[bool, date], bytes],
 ) -> Response:
-    headers = _cache_headers(etag, public=public)
+    """A catalogue read answered from its ETag: 304, bytes already rendered, or `render(private, today)`."""
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(now)
+    # Keyed on the catalogue version: one small query answers a revalidation, in every process.
+    version = catalogue_version(db)
+    audience = "private" if private else "public"
+    etag = strong_etag(request.url.path, str(version), str(today), audience, str(request.query_params))
+    headers = _cache_headers(etag, public=not private)
     if not_modified(request, etag):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    assert isinstance(body_of, bytes)
-    return Response(content=body_of, media_type=media_type, headers=headers)
-
-
-def _listing_key(request: Request, kind: str, *, private: bool, today: date, version: int) -> str:
-    return strong_etag(
-        kind, str(version), str(today), "private" if private else "public", str(request.query_params)
-    )
+    cache = request.app.state.rendered_cache
+    body = cache.get(etag)
+    if body is None:
+        body = render(private, today)
+        cache.put(etag, body)
+    return Response(content=body, media_type=media_type, headers=headers)
 
 
 @public_router.get(
@@ -101,27 +114,16 @@ def list_sessions(
     clock: ClockDep,
 ) -> Response:
     filters = _filters(query)
-    private = actor is not None and actor.is_secretariat
-    today = paris_today(clock.now())
-    # The listing is keyed on the catalogue version: one small query answers a revalidation.
-    etag = _listing_key(request, "list", private=private, today=today, version=catalogue_version(db))
-    if not_modified(request, etag):
-        return _conditional_answer(request, None, etag, public=not private, media_type=JSON)
-    cache = request.app.state.rendered_cache
-    body = cache.get(etag)
-    if body is None:
+
+    def render(private: bool, today: date) -> bytes:
         sessions, total = session_service.list_sessions(
             db, filters, include_private=private, today=today, limit=query.limit, offset=query.offset
         )
-        page = TrainingSessionPage(
-            items=[session_service.to_public(s, today=today) for s in sessions],
-            total=total,
-            limit=query.limit,
-            offset=query.offset,
-        )
-        body = page.model_dump_json().encode()
-        cache.put(etag, body)
-    return _conditional_answer(request, body, etag, public=not private, media_type=JSON)
+        items = [session_service.to_public(s, today=today) for s in sessions]
+        page = TrainingSessionPage(items=items, total=total, limit=query.limit, offset=query.offset)
+        return page.model_dump_json().encode()
+
+    return _catalogue_answer(request, db, actor=actor, now=clock.now(), media_type=JSON, render=render)
 
 
 @public_router.get(
@@ -155,22 +157,16 @@ def get_sessions_calendar(
     settings: SettingsDep,
 ) -> Response:
     filters = _filters(query)
-    private = actor is not None and actor.is_secretariat
-    today = paris_today(clock.now())
-    etag = _listing_key(request, "ics", private=private, today=today, version=catalogue_version(db))
-    if not_modified(request, etag):
-        return _conditional_answer(request, None, etag, public=not private, media_type=ICALENDAR)
-    cache = request.app.state.rendered_cache
-    body = cache.get(etag)
-    if body is None:
-        # A subscription asks for no page: a default page would hide everything after the 20th session.
-        limit = query.limit if "limit" in query.model_fields_set else None
+    # A subscription asks for no page: a default page would hide everything after the 20th session.
+    limit = query.limit if "limit" in query.model_fields_set else None
+
+    def render(private: bool, today: date) -> bytes:
         sessions, _ = session_service.list_sessions(
             db, filters, include_private=private, today=today, limit=limit, offset=query.offset
         )
-        body = build_calendar(sessions, org_name=settings.org_name, domain=settings.public_domain)
-        cache.put(etag, body)
-    return _conditional_answer(request, body, etag, public=not private, media_type=ICALENDAR)
+        return build_calendar(sessions, org_name=settings.org_name, domain=settings.public_domain)
+
+    return _catalogue_answer(request, db, actor=actor, now=clock.now(), media_type=ICALENDAR, render=render)
 
 
 def _session_answer(

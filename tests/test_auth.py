@@ -16,26 +16,11 @@ from jose.utils import base64url_encode
 from api.clock import FixedClock
 from api.config import Settings
 from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, UserFactory
+from tests.problems import assert_problem, assert_unauthorized
 
 PROBLEM = "application/problem+json"
 WRONG_PASSWORD = "not the right password"
 FRENCH_NAME = "Zoé L’Héritier-Dupré, « 2 000 € » à l’été"
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The answer is an RFC 9457 problem with this status and code."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].split(";")[0] == PROBLEM
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] and body["title"] and body["detail"]
-    return body
-
-
-def assert_unauthorized(answer: httpx.Response) -> None:
-    assert_problem(answer, 401, "unauthorized")
-    assert answer.headers["www-authenticate"] == "Bearer"
 
 
 def error_locations(body: dict[str, Any]) -> set[tuple[str | int, ...]]:

@@ -5,18 +5,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tests.factories import session_payload
+from tests.problems import assert_problem
 
 PROBLEM = "application/problem+json"
-
-
-def assert_problem(answer, status: int, code: str) -> dict:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith(PROBLEM)
-    body = answer.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["title"] and body["detail"] and body["type"]
-    return body
 
 
 def test_unknown_path_is_not_found_problem(anonymous: TestClient) -> None:

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.conftest import START
 from tests.factories import create_session, published_session, session_payload
+from tests.problems import assert_problem
 
 # The actions that lead a new draft to each state.
 WALKS: dict[str, list[str]] = {
@@ -35,17 +36,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("cancel", "published"): "cancelled",
     ("cancel", "closed"): "cancelled",
 }
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The answer is an RFC 9457 problem with this status and code."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["title"] and body["detail"] and body["type"]
-    return body
 
 
 def assert_invalid(answer: httpx.Response, *loc: str | int) -> None:

@@ -3,26 +3,15 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
 from tests.conftest import PASSWORD, START, UserFactory
+from tests.problems import assert_problem
 
 PROBLEM = "application/problem+json"
 USER_FIELDS = {"id", "email", "full_name", "role", "active", "created_at", "updated_at"}
-
-
-def assert_problem(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """The answer is an RFC 9457 problem with this status and code."""
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].split(";")[0] == PROBLEM
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    assert body["code"] == code
-    assert body["type"] and body["title"] and body["detail"]
-    return body
 
 
 def staff_payload(**overrides: Any) -> dict[str, Any]:
