@@ -18,15 +18,19 @@ def build_engine(settings: Settings, **overrides: Any) -> Engine:
     """An engine for the configured database, tuned for its dialect."""
     url = settings.database_url
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": settings.database_timeout_seconds},
-            **overrides,
-        )
+        options: dict[str, Any] = {
+            # As many connections as AnyIO's 40 worker threads: a smaller pool churns connections.
+            "pool_size": 40,
+            "max_overflow": 0,
+            "pool_timeout": settings.database_timeout_seconds,
+            "connect_args": {"check_same_thread": False, "timeout": settings.database_timeout_seconds},
+        }
+        options.update(overrides)
+        engine = create_engine(url, **options)
         _make_sqlite_transactional(engine)
         return engine
     timeout = settings.database_timeout_seconds
-    options: dict[str, Any] = {
+    options = {
         "pool_pre_ping": True,
         "pool_size": 10,
         "max_overflow": 30,

@@ -19,12 +19,13 @@ from models.user import Role, User
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that only read what is at hand are async: no thread-pool hop per request.
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock
 
@@ -56,7 +57,7 @@ def get_optional_actor(
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
 
 
-def require_actor(actor: OptionalActor) -> Actor:
+async def require_actor(actor: OptionalActor) -> Actor:
     if actor is None:
         raise Unauthorized("This operation needs a bearer token or an API key.")
     return actor
@@ -65,7 +66,7 @@ def require_actor(actor: OptionalActor) -> Actor:
 CurrentUser = Annotated[Actor, Depends(require_actor)]
 
 
-def require_secretariat(actor: CurrentUser) -> Actor:
+async def require_secretariat(actor: CurrentUser) -> Actor:
     if actor.role != Role.secretariat:
         raise Forbidden("Only the secretariat may do this.")
     return actor

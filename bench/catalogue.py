@@ -2,10 +2,12 @@
 
 Loads 50 published sessions, then drives the hot reads (listing, revalidation with
 If-None-Match, detail) from concurrent clients for a bounded number of requests.
+Uses Debian's wrk when installed (`apt-get install wrk`), Python clients otherwise.
 Numbers are printed, never asserted: compare them between commits on the same machine.
 """
 
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -58,6 +60,19 @@ def _load(url: str) -> None:
     engine.dispose()
 
 
+def _wrk(base: str, path: str, headers: dict[str, str]) -> str:
+    """wrk's throughput and latency percentiles, when Debian's wrk is installed."""
+    command = ["wrk", "-t2", f"-c{CONCURRENCY * 2}", "-d5s", "--latency", f"{base}{path}"]
+    for name, value in headers.items():
+        command[1:1] = ["-H", f"{name}: {value}"]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rate = next(line.split()[1] for line in output.splitlines() if line.startswith("Requests/sec"))
+    p50 = next(line.split()[1] for line in output.splitlines() if line.strip().startswith("50%"))
+    p99 = next(line.split()[1] for line in output.splitlines() if line.strip().startswith("99%"))
+    non_2xx = [line.strip() for line in output.splitlines() if "Non-2xx" in line]
+    return f"{float(rate):7.0f} req/s  p50 {p50:>8}  p99 {p99:>8}  {' '.join(non_2xx)}"
+
+
 def _drive(base: str, path: str, headers: dict[str, str]) -> tuple[float, list[float], set[int]]:
     latencies: list[float] = []
     statuses: set[int] = set()
@@ -106,7 +121,14 @@ def main() -> int:
                 ("listing filtered q=numerique", "/api/v1/sessions?q=numerique&limit=50", {}),
                 ("detail by slug", "/api/v1/sessions/les-ateliers-des-cultures-numeriques-2", {}),
             ]
+            if shutil.which("wrk"):
+                print(f"{SESSIONS} sessions, wrk 5 s at {CONCURRENCY * 2} connections, 1 uvicorn worker")
+                for label, path, headers in cases:
+                    _wrk(base, path, headers)  # warm up
+                    print(f"  {label:30} {_wrk(base, path, headers)}")
+                return 0
             print(f"{SESSIONS} sessions, {REQUESTS} requests, {CONCURRENCY} clients, 1 uvicorn worker")
+            print("  (Python clients share the CPU with the server: install wrk for truer numbers)")
             for label, path, headers in cases:
                 _drive(base, path, headers)  # warm up
                 rate, latencies, statuses = _drive(base, path, headers)
