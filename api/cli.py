@@ -1,11 +1,14 @@
-"""The `ateliers` command line: migrate, create users, seed the demo, serve, export the schema."""
+"""The `ateliers` command line: migrate, create-user, seed-demo, serve, worker, export-openapi."""
 
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
+from sqlmodel import Session
 
 from alembic import command
 from api.clock import SystemClock
@@ -24,19 +27,30 @@ def alembic_config(database_url: str | None = None) -> Config:
     return config
 
 
+@contextmanager
+def _write_session() -> Iterator[Session]:
+    """A write transaction on the configured database; the engine goes with it."""
+    from api.db import build_engine, open_session
+
+    engine = build_engine(get_settings())
+    try:
+        with open_session(engine, write=True) as db:
+            yield db
+    finally:
+        engine.dispose()
+
+
 def migrate(_: argparse.Namespace) -> int:
     command.upgrade(alembic_config(), "head")
     return 0
 
 
 def create_user(args: argparse.Namespace) -> int:
-    from api.db import build_engine, open_session
     from api.errors import DomainError
     from api.services.users import create_user as create
     from models.user import Role
 
-    engine = build_engine(get_settings())
-    with open_session(engine, write=True) as db:
+    with _write_session() as db:
         try:
             user = create(
                 db,
@@ -55,17 +69,34 @@ def create_user(args: argparse.Namespace) -> int:
 
 
 def seed_demo(_: argparse.Namespace) -> int:
-    from api.db import build_engine, open_session
     from api.services.demo import seed_demo as seed
 
-    engine = build_engine(get_settings())
-    with open_session(engine, write=True) as db:
+    with _write_session() as db:
         accounts = seed(db, now=SystemClock().now())
         db.commit()
     print("Demo data ready. Accounts (email / password / role):")
     for account in accounts:
         print(f"  {account.email:34} {account.password:24} {account.role}")
     return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    """Background upkeep, in a process of its own: today, purging spent credentials."""
+    import time
+
+    from api.services.auth import purge_expired_credentials
+
+    while True:
+        with _write_session() as db:
+            purged = purge_expired_credentials(db, settings=get_settings(), now=SystemClock().now())
+            db.commit()
+        print(
+            f"purged {purged.login_attempts} login attempts, {purged.refresh_tokens} refresh tokens",
+            flush=True,
+        )
+        if args.once:
+            return 0
+        time.sleep(args.interval)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -111,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("seed-demo", help="load the brochure's session and demo accounts").set_defaults(
         run=seed_demo
     )
+
+    upkeep = commands.add_parser("worker", help="run background upkeep (purge spent credentials)")
+    upkeep.add_argument("--once", action="store_true", help="one pass, then exit")
+    upkeep.add_argument("--interval", type=int, default=300, help="seconds between passes")
+    upkeep.set_defaults(run=worker)
 
     server = commands.add_parser("serve", help="serve the API with uvicorn")
     server.add_argument("--host", default="127.0.0.1")

@@ -201,3 +201,26 @@ def purge_login_attempts(db: Session, *, settings: Settings, now: datetime) -> N
     """Forget failures older than the window; they no longer count."""
     cutoff = now - timedelta(minutes=settings.login_attempts_window_minutes)
     db.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= cutoff))
+
+
+@dataclass(frozen=True)
+class CredentialPurge:
+    login_attempts: int
+    refresh_tokens: int
+
+
+def purge_expired_credentials(db: Session, *, settings: Settings, now: datetime) -> CredentialPurge:
+    """Delete what can no longer count or be used: failed logins past the window, and refresh-token
+    families with no live token left (nothing remains that reuse detection could revoke)."""
+    cutoff = now - timedelta(minutes=settings.login_attempts_window_minutes)
+    attempts = db.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= cutoff))
+    live_families = select(RefreshToken.family_id).where(
+        col(RefreshToken.revoked_at).is_(None),
+        col(RefreshToken.used_at).is_(None),
+        col(RefreshToken.expires_at) > now,
+    )
+    tokens = db.execute(delete(RefreshToken).where(col(RefreshToken.family_id).not_in(live_families)))
+    return CredentialPurge(
+        login_attempts=attempts.rowcount,  # type: ignore[attr-defined]
+        refresh_tokens=tokens.rowcount,  # type: ignore[attr-defined]
+    )
