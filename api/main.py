@@ -13,7 +13,12 @@ from api.config import Settings, get_settings
 from api.db import build_engine
 from api.deps import require_actor
 from api.http_cache import RenderedCache
-from api.middleware import BodySizeLimitMiddleware, PublicReadCorsMiddleware, RequestContextMiddleware
+from api.middleware import (
+    BodySizeLimitMiddleware,
+    HeadAsGetMiddleware,
+    PublicReadCorsMiddleware,
+    RequestContextMiddleware,
+)
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from routers import auth, health, sessions, users
@@ -126,6 +131,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.openapi = lambda: _problem_openapi(app)  # type: ignore[method-assign]
 
     # Outermost last: the request context wraps everything, so even a 413 gets its headers.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(PublicReadCorsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)

@@ -105,3 +105,13 @@ def test_one_json_log_line_per_request(tmp_path: Path, database_url: str, capsys
     assert entry["duration_ms"] >= 0
     # Leave the text format for the other tests.
     logging.getLogger("ateliers").handlers.clear()
+
+
+def test_head_answers_like_get_without_a_body(anonymous: TestClient) -> None:
+    get = anonymous.get("/sessions")
+    head = anonymous.head("/sessions")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert anonymous.head("/sessions", headers={"If-None-Match": get.headers["etag"]}).status_code == 304
