@@ -1,11 +1,12 @@
 """The database engine and the one-transaction-per-request session."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, event
 from sqlmodel import Session, create_engine
+from starlette.concurrency import run_in_threadpool
 
 from api.config import Settings
 from api.errors import DomainError
@@ -69,21 +70,28 @@ def open_session(engine: Engine, *, write: bool) -> Session:
     return db
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request, committed before the answer leaves, rolled back on error."""
-    db = open_session(request.app.state.engine, write=request.method not in SAFE_METHODS)
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """One transaction per request, committed before the answer leaves, rolled back on error.
+
+    The database work runs in the thread pool; a read opens its connection only when it first
+    queries, so a read costs no thread hop until then.
+    """
+    engine = request.app.state.engine
+    if request.method in SAFE_METHODS:
+        db = open_session(engine, write=False)
+    else:
+        db = await run_in_threadpool(open_session, engine, write=True)
     try:
         yield db
     except DomainError as error:
-        if error.keeps_changes:
-            db.commit()
-        else:
-            db.rollback()
+        await run_in_threadpool(db.commit if error.keeps_changes else db.rollback)
         raise
     except BaseException:
-        db.rollback()
+        await run_in_threadpool(db.rollback)
         raise
     else:
-        db.commit()
+        if request.method not in SAFE_METHODS:
+            await run_in_threadpool(db.commit)
     finally:
-        db.close()
+        # Closing a read ends its transaction: there is nothing to commit.
+        await run_in_threadpool(db.close)

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.clock import Clock
 from api.config import Settings
@@ -40,7 +41,7 @@ oauth2_scheme = OAuth2PasswordBearer(
 )
 
 
-def get_optional_actor(
+async def get_optional_actor(
     db: DbSession,
     settings: SettingsDep,
     clock: ClockDep,
@@ -48,10 +49,10 @@ def get_optional_actor(
 ) -> Actor | None:
     """The caller when a credential is sent; a bad credential is refused even on public routes."""
     if bearer is None:
-        return None
+        return None  # anonymous: no database work, no thread hop
     if len(bearer) > 4096:
         raise Unauthorized("The credential is malformed.")
-    return authenticate(db, bearer, settings=settings, now=clock.now())
+    return await run_in_threadpool(authenticate, db, bearer, settings=settings, now=clock.now())
 
 
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
