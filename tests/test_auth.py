@@ -649,3 +649,13 @@ def test_anonymous_api_key_calls_are_unauthorized(anonymous: TestClient, secreta
     assert_unauthorized(mint_key(anonymous))
     assert_unauthorized(anonymous.get("/auth/api-keys"))
     assert_unauthorized(anonymous.delete(f"/auth/api-keys/{created['id']}"))
+
+
+def test_api_key_expiry_reads_the_same_when_minted_and_when_listed(secretariat: TestClient) -> None:
+    paris_summer = "2027-06-30T00:00:00+02:00"
+    created = secretariat.post(
+        "/auth/api-keys", json={"name": "export", "role": "trainer", "expires_at": paris_summer}
+    ).json()
+    listed = secretariat.get(f"/auth/api-keys/{created['id']}").json()
+    assert created["expires_at"] == listed["expires_at"]
+    assert datetime.fromisoformat(created["expires_at"]) == datetime.fromisoformat(paris_summer)

@@ -3,7 +3,7 @@
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
@@ -168,7 +168,7 @@ def create_api_key(db: Session, actor: Actor, data: ApiKeyCreate, *, now: dateti
         role=data.role,
         key_hash=digest(secret),
         prefix=secret[:12],
-        expires_at=data.expires_at,
+        expires_at=data.expires_at.astimezone(UTC),
         created_at=now,
     )
     db.add(key)
