@@ -1,6 +1,5 @@
 """ASGI middleware: request ids and logs, security headers, body size limit, CORS for public reads."""
 
-import json
 import logging
 import re
 import time
@@ -8,6 +7,8 @@ import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problem import problem_response
 
 logger = logging.getLogger("ateliers.requests")
 
@@ -17,28 +18,6 @@ _PUBLIC_READS = re.compile(
     r"^/api/v1/(sessions|sessions\.ics|sessions/[^/]+|discounts|discounts/[^/]+"
     r"|certificates/verify/[^/]+|embed/sessions\.js)$"
 )
-
-
-def _problem(status: int, code: str, title: str, detail: str) -> bytes:
-    return json.dumps(
-        {
-            "type": f"urn:ateliers:problem:{code}",
-            "title": title,
-            "status": status,
-            "detail": detail,
-            "code": code,
-        }
-    ).encode()
-
-
-async def _send_problem(send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]]) -> None:
-    headers = [
-        (b"content-type", b"application/problem+json"),
-        (b"content-length", str(len(body)).encode()),
-        *extra,
-    ]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 class RequestContextMiddleware:
@@ -82,10 +61,8 @@ class RequestContextMiddleware:
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if not response_started:
-                body = _problem(
-                    500, "internal_error", "Internal Server Error", "An unexpected error occurred."
-                )
-                await _send_problem(send_with_headers, 500, body, [])
+                answer = problem_response(500, "internal_error", "An unexpected error occurred.")
+                await answer(scope, receive, send_with_headers)
         finally:
             logger.info(
                 "%s %s %s",
@@ -117,7 +94,7 @@ class BodySizeLimitMiddleware:
         declared = headers.get(b"content-length")
         if declared is not None:
             if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
@@ -131,7 +108,7 @@ class BodySizeLimitMiddleware:
                 break
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -141,10 +118,15 @@ class BodySizeLimitMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send) -> None:
-        detail = f"The request body exceeds {self.max_bytes} bytes."
-        body = _problem(413, "payload_too_large", "Request body too large", detail)
-        await _send_problem(send, 413, body, [(b"connection", b"close")])
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer = problem_response(
+            413,
+            "payload_too_large",
+            f"The request body exceeds {self.max_bytes} bytes.",
+            title="Request body too large",
+            headers={"Connection": "close"},
+        )
+        await answer(scope, receive, send)
 
 
 class PublicReadCorsMiddleware:
