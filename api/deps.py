@@ -7,12 +7,13 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.clock import Clock
+from api.clock import Clock, paris_today
 from api.config import Settings
 from api.db import get_db
 from api.errors import Forbidden, NotFound, Unauthorized
+from api.http_cache import require_if_match, strong_etag
 from api.services.auth import Actor, authenticate
-from api.services.sessions import find_session
+from api.services.sessions import find_session, to_public
 from models.base import MAX_INT
 from models.training_session import TrainingSession
 from models.user import Role, User
@@ -111,11 +112,17 @@ def load_public_session(session_ref: SessionRef, actor: OptionalActor, db: DbSes
 PublicSession = Annotated[TrainingSession, Depends(load_public_session)]
 
 
-def load_editable_session(session_ref: SessionRef, actor: CurrentUser, db: DbSession) -> TrainingSession:
-    """A session the secretariat may change, locked for this transaction; 404 before 403."""
+def load_editable_session(
+    session_ref: SessionRef, actor: CurrentUser, db: DbSession, request: Request, clock: ClockDep
+) -> TrainingSession:
+    """A session the secretariat may change, locked for this transaction; 404 before 403, and
+    412 when If-Match names another version than the detail's current ETag."""
     session = find_session(db, session_ref, include_private=actor.is_secretariat, for_update=True)
     if not actor.is_secretariat:
         raise Forbidden("Only the secretariat may change a session.")
+    if "if-match" in request.headers:
+        current = to_public(session, today=paris_today(clock.now())).model_dump_json().encode()
+        require_if_match(request, strong_etag(current))
     return session
 
 

@@ -21,7 +21,6 @@ from api.http_cache import (
     PRIVATE_CACHE_CONTROL,
     PUBLIC_CACHE_CONTROL,
     not_modified,
-    require_if_match,
     strong_etag,
 )
 from api.problem import problem_responses
@@ -188,10 +187,6 @@ def _session_answer(
     return Response(content=body, status_code=status_code, media_type=JSON, headers=headers)
 
 
-def _current_etag(session: TrainingSession, *, today: date) -> str:
-    return strong_etag(session_service.to_public(session, today=today).model_dump_json().encode())
-
-
 @public_router.get(
     "/sessions/{id_or_slug}",
     response_model=TrainingSessionPublic,
@@ -227,7 +222,6 @@ def update_session(
     request: Request, data: TrainingSessionUpdate, session: EditableSession, db: DbSession, clock: ClockDep
 ) -> Response:
     now = clock.now()
-    require_if_match(request, _current_etag(session, today=paris_today(now)))
     session = session_service.update_session(db, session, data, now=now)
     return _session_answer(request, session, today=paris_today(now))
 
@@ -238,8 +232,7 @@ def update_session(
     summary="Delete a draft session",
     responses=problem_responses(401, 403, 404, 409, 412, 422),
 )
-def delete_session(request: Request, session: EditableSession, db: DbSession, clock: ClockDep) -> Response:
-    require_if_match(request, _current_etag(session, today=paris_today(clock.now())))
+def delete_session(session: EditableSession, db: DbSession) -> Response:
     session_service.delete_session(db, session)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -249,7 +242,6 @@ def _transition_route(
 ) -> None:
     def change_status(request: Request, session: EditableSession, db: DbSession, clock: ClockDep) -> Response:
         now = clock.now()
-        require_if_match(request, _current_etag(session, today=paris_today(now)))
         session = session_service.change_status(db, session, action, now=now)
         return _session_answer(request, session, today=paris_today(now))
 
@@ -282,6 +274,5 @@ def assign_trainers(
     request: Request, data: TrainerAssignment, session: EditableSession, db: DbSession, clock: ClockDep
 ) -> Response:
     now = clock.now()
-    require_if_match(request, _current_etag(session, today=paris_today(now)))
     session = session_service.assign_trainers(db, session, data.trainer_ids, now=now)
     return _session_answer(request, session, today=paris_today(now))
