@@ -18,6 +18,7 @@ COPY alembic ./alembic
 COPY openapi ./openapi
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
+    ATELIERS_ENV=production \
     ATELIERS_STORAGE_DIR=/app/storage \
     ATELIERS_LOG_FORMAT=json
 RUN mkdir -p /app/storage && chown ateliers /app/storage

@@ -100,16 +100,27 @@ def worker(args: argparse.Namespace) -> int:
 
 
 def serve(args: argparse.Namespace) -> int:
+    import os
+
     import uvicorn
 
+    settings = get_settings()
+    if settings.secret_key_generated:
+        # Every worker must sign with the same key: the one made here is handed down to them.
+        os.environ["ATELIERS_SECRET_KEY"] = settings.signing_key
+        print(
+            "ATELIERS_SECRET_KEY is not set: tokens are signed with a random key made for this run "
+            "and stop working when it ends (development only).",
+            file=sys.stderr,
+        )
     uvicorn.run(
         "api.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
         access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=args.forwarded_allow_ips,
+        # The app itself believes X-Forwarded-For from ATELIERS_TRUSTED_PROXIES only.
+        proxy_headers=False,
     )
     return 0
 
@@ -152,7 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     server.add_argument("--host", default="127.0.0.1")
     server.add_argument("--port", type=int, default=8000)
     server.add_argument("--workers", type=int, default=1)
-    server.add_argument("--forwarded-allow-ips", default="127.0.0.1")
     server.set_defaults(run=serve)
 
     export = commands.add_parser("export-openapi", help="write the OpenAPI schema")

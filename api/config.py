@@ -1,22 +1,31 @@
 """Settings, read from ATELIERS_* environment variables."""
 
+import hashlib
+import ipaddress
+import secrets
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
+# SHA-256 of signing keys that were once published (the foundation's development default):
+# refused everywhere, so that no key anyone can read in this repository's history verifies a token.
+_PUBLISHED_KEY_DIGESTS = frozenset({"7dc4ace562584191246cb3aad1dd7095d94fd5741fb2f98cecc0c57c1869dc99"})
 
 
 class Settings(BaseSettings):
     """Everything the service reads from its environment."""
 
-    model_config = SettingsConfigDict(env_prefix="ATELIERS_", env_file=".env", extra="ignore")
+    # Errors never echo the input: a refused start must not print any part of the key.
+    model_config = SettingsConfigDict(
+        env_prefix="ATELIERS_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite:///./ateliers.db"
-    secret_key: str = DEVELOPMENT_SECRET_KEY
+    # Unset in development: a random key is made for the process (see `secret_key_generated`).
+    secret_key: SecretStr | None = None
     storage_dir: str = "./storage"
     smtp_url: str | None = None
     log_format: Literal["text", "json"] = "text"
@@ -34,6 +43,10 @@ class Settings(BaseSettings):
 
     webhook_allow_private: bool = False
 
+    # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
+    # empty: none, every client is the peer that connected.
+    trusted_proxies: str = Field(default="", max_length=4000)
+
     # Names this service in identifiers that must not depend on the Host header (calendar UIDs).
     public_domain: str = "ateliers.example"
 
@@ -44,13 +57,48 @@ class Settings(BaseSettings):
     org_siret: str = ""
     org_training_declaration: str = ""
 
+    _secret_key_generated: bool = PrivateAttr(default=False)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: str) -> str:
+        for entry in (part.strip() for part in value.split(",")):
+            if entry:
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"ATELIERS_TRUSTED_PROXIES: {entry!r} is not an address") from None
+        return value
+
     @model_validator(mode="after")
     def _secret_key_fits_environment(self) -> "Settings":
-        if self.env != "development" and self.secret_key == DEVELOPMENT_SECRET_KEY:
-            raise ValueError("ATELIERS_SECRET_KEY is required outside development")
-        if self.env == "production" and len(self.secret_key.encode()) < 32:
+        # The messages never quote the key: a refused start must not print any part of it.
+        if self.secret_key is None or not self.secret_key.get_secret_value():
+            if self.env != "development":
+                raise ValueError("ATELIERS_SECRET_KEY is required outside development")
+            self.secret_key = SecretStr(secrets.token_urlsafe(48))
+            self._secret_key_generated = True
+        key = self.secret_key.get_secret_value().encode()
+        if hashlib.sha256(key).hexdigest() in _PUBLISHED_KEY_DIGESTS:
+            raise ValueError("ATELIERS_SECRET_KEY is a published key; generate a new one")
+        if self.env == "production" and len(key) < 32:
             raise ValueError("ATELIERS_SECRET_KEY must be at least 32 bytes in production")
         return self
+
+    @property
+    def signing_key(self) -> str:
+        """The key that signs access tokens."""
+        assert self.secret_key is not None  # set by the validator
+        return self.secret_key.get_secret_value()
+
+    @property
+    def secret_key_generated(self) -> bool:
+        """True when no key was configured and this process made a random one (development)."""
+        return self._secret_key_generated
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,10 +1,11 @@
 """The database engine and the one-transaction-per-request session."""
 
+import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
@@ -63,24 +64,35 @@ def _make_sqlite_transactional(engine: Engine) -> None:
 
 
 def open_session(engine: Engine, *, write: bool) -> Session:
-    """A database session whose transaction is a write transaction when `write` is set."""
-    db = Session(engine, expire_on_commit=False)
-    if write:
-        db.connection(execution_options={_WRITE_INTENT: True})
-    return db
+    """A database session whose transactions are write transactions when `write` is set.
+
+    A transaction begins at the first query, not here: work done before it (hashing a password)
+    holds no lock. On SQLite a write transaction then takes the write lock up front.
+    """
+    bind = engine.execution_options(**{_WRITE_INTENT: True}) if write else engine
+    return Session(bind, expire_on_commit=False)
+
+
+def lock_names(db: Session, *names: str) -> None:
+    """Serialise this transaction with every other that locks one of `names`, until it ends.
+
+    PostgreSQL takes transaction-scoped advisory locks, in a fixed order so that two callers
+    never deadlock; SQLite needs nothing, since a write transaction already holds the database.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    for name in sorted(set(names)):
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request, committed before the answer leaves, rolled back on error.
 
-    The database work runs in the thread pool; a read opens its connection only when it first
-    queries, so a read costs no thread hop until then.
+    The database work runs in the thread pool; the session opens its connection only when it
+    first queries, so a request costs no thread hop until then.
     """
-    engine = request.app.state.engine
-    if request.method in SAFE_METHODS:
-        db = open_session(engine, write=False)
-    else:
-        db = await run_in_threadpool(open_session, engine, write=True)
+    db = open_session(request.app.state.engine, write=request.method not in SAFE_METHODS)
     try:
         yield db
     except DomainError as error:

@@ -1,5 +1,6 @@
 """Typed dependencies: a handler's signature says who may call it and what it loads."""
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -53,7 +54,16 @@ async def get_optional_actor(
         return None  # anonymous: no database work, no thread hop
     if len(bearer) > 4096:
         raise Unauthorized("The credential is malformed.")
-    return await run_in_threadpool(authenticate, db, bearer, settings=settings, now=clock.now())
+    return await run_in_threadpool(_authenticate, db, bearer, settings, clock.now())
+
+
+def _authenticate(db: Session, bearer: str, settings: Settings, now: datetime) -> Actor:
+    actor = authenticate(db, bearer, settings=settings, now=now)
+    if db.in_transaction():
+        # Ends the lookup's transaction: on SQLite a write request's work then takes the write lock
+        # on its own first query, and nothing done before it (hashing a password) holds the lock.
+        db.commit()
+    return actor
 
 
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
@@ -75,6 +85,16 @@ async def require_secretariat(actor: CurrentUser) -> Actor:
 
 
 Secretariat = Annotated[Actor, Depends(require_secretariat)]
+
+
+async def require_secretariat_in_person(actor: Secretariat) -> Actor:
+    if actor.api_key_id is not None:
+        raise Forbidden("An API key cannot do this; log in with your own account.")
+    return actor
+
+
+# The secretariat with a user's own token, not an API key: what may mint API keys.
+SecretariatInPerson = Annotated[Actor, Depends(require_secretariat_in_person)]
 
 UserId = Annotated[int, Path(ge=1, le=MAX_INT, description="A user's id", examples=[4])]
 ResourceId = Annotated[int, Path(ge=1, le=MAX_INT, examples=[1])]

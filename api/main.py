@@ -1,5 +1,6 @@
 """The application factory: `api.main:app` is what uvicorn serves."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -7,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.clock import Clock, SystemClock
 from api.config import Settings, get_settings
@@ -22,6 +24,8 @@ from api.middleware import (
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from routers import auth, health, sessions, users
+
+logger = logging.getLogger("ateliers.startup")
 
 API_PREFIX = "/api/v1"
 VERSION = "1.0.0"
@@ -105,6 +109,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     """Build the service for the given settings (the environment's by default)."""
     settings = settings or get_settings()
     configure_logging(settings)
+    if settings.secret_key_generated:
+        logger.warning(
+            "ATELIERS_SECRET_KEY is not set: access tokens are signed with a random key made by this "
+            "process, and stop working when it restarts"
+        )
     engine = build_engine(settings)
 
     @asynccontextmanager
@@ -135,6 +144,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(PublicReadCorsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
+    if settings.trusted_proxy_list:
+        # Outermost: every layer, the login counter and the log included, sees the real client.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     return app
 
 

@@ -1,6 +1,7 @@
 """Passwords, access tokens (JWT), and the opaque secrets behind refresh tokens and API keys."""
 
 import hashlib
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -48,14 +49,22 @@ def new_opaque_secret(prefix: str) -> str:
     return prefix + secrets.token_urlsafe(32)
 
 
+# A user id as this service writes it: plain ASCII digits (str.isdigit also accepts "¹").
+_USER_ID = re.compile(r"[0-9]{1,18}")
+
+
 @dataclass(frozen=True)
 class AccessClaims:
     user_id: int
     jti: str
+    token_version: int
 
 
-def create_access_token(settings: Settings, *, user_id: int, role: str, now: datetime) -> tuple[str, int]:
-    """A signed access token and its lifetime in seconds."""
+def create_access_token(
+    settings: Settings, *, user_id: int, role: str, token_version: int, now: datetime
+) -> tuple[str, int]:
+    """A signed access token and its lifetime in seconds; `ver` ties it to the account's
+    credentials version, which deactivation bumps."""
     lifetime = timedelta(minutes=settings.access_token_minutes)
     claims: dict[str, Any] = {
         "sub": str(user_id),
@@ -65,8 +74,9 @@ def create_access_token(settings: Settings, *, user_id: int, role: str, now: dat
         "jti": uuid.uuid4().hex,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
+        "ver": token_version,
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM), int(lifetime.total_seconds())
+    return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM), int(lifetime.total_seconds())
 
 
 def decode_access_token(settings: Settings, token: str, *, now: datetime) -> AccessClaims | None:
@@ -74,7 +84,7 @@ def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Acc
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            settings.signing_key,
             algorithms=[ALGORITHM],
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
@@ -91,9 +101,15 @@ def decode_access_token(settings: Settings, token: str, *, now: datetime) -> Acc
         )
     except (JWTError, ValueError, TypeError):
         return None
-    exp, sub, jti = claims.get("exp"), claims.get("sub"), claims.get("jti")
+    exp, iat, sub = claims.get("exp"), claims.get("iat"), claims.get("sub")
+    jti, version = claims.get("jti"), claims.get("ver")
     if not isinstance(exp, int | float) or exp <= now.timestamp():
         return None
-    if not isinstance(sub, str) or not sub.isdigit() or len(sub) > 18:
+    # A token is never issued in the future: such an iat is forged or from a broken clock.
+    if not isinstance(iat, int | float) or iat > now.timestamp():
         return None
-    return AccessClaims(user_id=int(sub), jti=str(jti))
+    if not isinstance(sub, str) or not _USER_ID.fullmatch(sub):
+        return None
+    if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version < 2**31:
+        return None
+    return AccessClaims(user_id=int(sub), jti=str(jti), token_version=version)

@@ -1,13 +1,25 @@
 """What proves who a caller is: refresh tokens, API keys, and the record of login attempts."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, field_validator
 from sqlmodel import Field, SQLModel
 
 from models.base import Label, OpaqueToken, UTCDateTime, with_examples
 from models.user import Role
+
+
+class RefreshFamily(SQLModel, table=True):
+    """Every refresh token descended from one login; its row is locked by refresh, logout and
+    reuse handling, so that revoking it wins against a concurrent rotation."""
+
+    __tablename__ = "refresh_family"
+
+    id: str = Field(max_length=36, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RefreshToken(SQLModel, table=True):
@@ -17,7 +29,7 @@ class RefreshToken(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
-    family_id: str = Field(max_length=36, index=True)
+    family_id: str = Field(max_length=36, foreign_key="refresh_family.id", index=True, ondelete="CASCADE")
     token_hash: str = Field(max_length=64, unique=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -42,7 +54,8 @@ class ApiKey(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """A failed login, kept in the database so that every process counts the same."""
+    """A login attempt, recorded before its password is checked and deleted when it succeeds, kept
+    in the database so that every process counts the same."""
 
     __tablename__ = "login_attempt"
 
@@ -81,7 +94,16 @@ class ApiKeyCreate(SQLModel):
 
     name: Label
     role: Role
-    expires_at: AwareDatetime
+    expires_at: AwareDatetime = Field(description="When the key stops working: a year ahead at most")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime) -> datetime:
+        # Some offsets push a valid local date past year 9999 once in UTC.
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("expires_at is out of range") from None
 
 
 _API_KEY_EXAMPLE = {

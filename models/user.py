@@ -16,6 +16,8 @@ class Role(StrEnum):
     secretariat = "secretariat"
 
 
+EMAIL_MAX_LENGTH = 254
+
 Password = Annotated[str, StringConstraints(min_length=10, max_length=128, pattern=NO_NUL)]
 
 
@@ -23,11 +25,13 @@ class User(SQLModel, table=True):
     __tablename__ = "user_account"
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(max_length=254, unique=True, index=True)
+    email: str = Field(max_length=EMAIL_MAX_LENGTH, unique=True, index=True)
     full_name: str = Field(max_length=200)
     password_hash: str = Field(max_length=255)
     role: str = Field(max_length=20, index=True)
     active: bool = Field(default=True)
+    # Bumped when the account is deactivated: access tokens carrying an older version stop working.
+    token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -43,7 +47,7 @@ class UserRegister(SQLModel):
         }
     )
 
-    email: EmailStr = Field(max_length=254)
+    email: EmailStr = Field(max_length=EMAIL_MAX_LENGTH)
     password: Password
     full_name: Label
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SettingsDep
+from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
 from api.problem import problem_responses
 from api.services import auth as auth_service
 from api.services import users as user_service
@@ -15,6 +15,12 @@ from models.user import UserPublic, UserRegister
 
 public_router = APIRouter(prefix="/auth", tags=["auth"])
 router = APIRouter(prefix="/auth", tags=["auth"])
+
+
+def _no_store(response: Response) -> None:
+    # An answer carrying a credential is never cached, by a browser or a proxy (RFC 6749 §5.1).
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
 
 
 class LoginForm(BaseModel):
@@ -50,10 +56,12 @@ def register(data: UserRegister, response: Response, db: DbSession, clock: Clock
 def log_in(
     form: Annotated[LoginForm, Form()],
     request: Request,
+    response: Response,
     db: DbSession,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
+    _no_store(response)
     return auth_service.log_in(
         db,
         email=form.username,
@@ -70,7 +78,10 @@ def log_in(
     summary="Exchange a refresh token for a new pair",
     responses=problem_responses(401, 422),
 )
-def refresh_tokens(data: RefreshIn, db: DbSession, settings: SettingsDep, clock: ClockDep) -> TokenPair:
+def refresh_tokens(
+    data: RefreshIn, response: Response, db: DbSession, settings: SettingsDep, clock: ClockDep
+) -> TokenPair:
+    _no_store(response)
     return auth_service.refresh_tokens(
         db, refresh_token=data.refresh_token, settings=settings, now=clock.now()
     )
@@ -92,11 +103,14 @@ def log_out(data: RefreshIn, db: DbSession, clock: ClockDep) -> Response:
     status_code=status.HTTP_201_CREATED,
     response_model=ApiKeyCreated,
     summary="Mint an API key for a staff script (the key is shown once)",
+    description="Only with the secretariat's own login: an API key cannot mint another. The key "
+    "expires at `expires_at`, in the future and a year ahead at most.",
     responses=problem_responses(401, 403, 422),
 )
 def create_api_key(
-    data: ApiKeyCreate, response: Response, actor: Secretariat, db: DbSession, clock: ClockDep
+    data: ApiKeyCreate, response: Response, actor: SecretariatInPerson, db: DbSession, clock: ClockDep
 ) -> ApiKeyCreated:
+    _no_store(response)
     key, secret = auth_service.create_api_key(db, actor, data, now=clock.now())
     response.headers["Location"] = f"/api/v1/auth/api-keys/{key.id}"
     return ApiKeyCreated.model_validate({**key.model_dump(), "key": secret})

@@ -3,10 +3,9 @@
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from api.problem import problem_response, problem_responses
+from api.services.operations import database_answers
 
 router = APIRouter(tags=["operations"])
 
@@ -29,10 +28,7 @@ def healthz() -> Health:
     responses=problem_responses(503),
 )
 def readyz(request: Request) -> Health | JSONResponse:
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except SQLAlchemyError:
+    if not database_answers(request.app.state.engine):
         return problem_response(
             503, "database_unavailable", "The database cannot be reached.", headers={"Retry-After": "5"}
         )

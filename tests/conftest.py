@@ -2,6 +2,7 @@
 and one HTTP client per role."""
 
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,7 +26,8 @@ from models.user import Role
 
 # CI sets this to run the whole suite on PostgreSQL; unset, every test runs on SQLite.
 POSTGRES_URL = os.environ.get("ATELIERS_TEST_DATABASE_URL", "")
-TEST_SECRET_KEY = "a-test-secret-key-that-is-long-enough-0123456789"
+# Made for this run: no key written in the repository ever signs a token the suite accepts.
+TEST_SECRET_KEY = secrets.token_urlsafe(48)
 # A Thursday in winter, Paris time 10:00: the clock every test starts from.
 START = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"

@@ -301,7 +301,8 @@ def test_access_token_carries_the_contract_claims(applicant: TestClient, setting
         issuer=settings.jwt_issuer,
         options={"verify_exp": False},
     )
-    assert set(claims) == {"sub", "role", "exp", "iat", "jti", "iss", "aud"}
+    assert set(claims) == {"sub", "role", "exp", "iat", "jti", "iss", "aud", "ver"}
+    assert claims["ver"] == 0
     assert claims["sub"] == str(applicant.user["id"])
     assert claims["role"] == "applicant"
     assert claims["iat"] == int(START.timestamp())
@@ -322,6 +323,7 @@ def service_claims(user_id: int, settings: Settings, now: datetime, **overrides:
         "jti": uuid.uuid4().hex,
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
+        "ver": 0,
     }
     claims.update(overrides)
     return claims
@@ -351,6 +353,17 @@ FORGERIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "a subject beyond the id column": lambda c: signed({**c, "sub": str(2**31)}),
     "no audience": lambda c: signed({k: v for k, v in c.items() if k != "aud"}),
     "no issuer": lambda c: signed({k: v for k, v in c.items() if k != "iss"}),
+    "a subject in superscript digits": lambda c: signed({**c, "sub": "¹"}),
+    "a subject in Arabic-Indic digits": lambda c: signed({**c, "sub": "١"}),
+    "a subject with a sign": lambda c: signed({**c, "sub": "+1"}),
+    "issued in the future": lambda c: signed({**c, "iat": c["iat"] + 3600}),
+    "no issue time": lambda c: signed({k: v for k, v in c.items() if k != "iat"}),
+    "no credentials version": lambda c: signed({k: v for k, v in c.items() if k != "ver"}),
+    "an older credentials version": lambda c: signed({**c, "ver": 1}),
+    "a credentials version as text": lambda c: signed({**c, "ver": "0"}),
+    "signed with the foundation's published development key": lambda c: signed(
+        c, key="development-only-secret-key-do-not-use-in-production"
+    ),
     "garbage": lambda c: "not.a.jwt",
     "an empty payload": lambda c: "e30.e30.",
 }

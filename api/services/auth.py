@@ -1,5 +1,6 @@
 """Who is calling: logins, refresh-token rotation, API keys, and the checks on every request."""
 
+import ipaddress
 import math
 import uuid
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from api.config import Settings
+from api.db import lock_names
 from api.errors import (
     InvalidCredentials,
     NotFound,
@@ -28,8 +30,17 @@ from api.security import (
 )
 from api.services.users import find_user_by_email, normalize_email
 from models.base import MAX_INT
-from models.credential import ApiKey, ApiKeyCreate, LoginAttempt, RefreshToken, TokenPair
+from models.credential import (
+    ApiKey,
+    ApiKeyCreate,
+    LoginAttempt,
+    RefreshFamily,
+    RefreshToken,
+    TokenPair,
+)
 from models.user import Role, User
+
+API_KEY_MAX_LIFETIME = timedelta(days=365)
 
 
 @dataclass(frozen=True)
@@ -51,7 +62,8 @@ class Actor:
 
 
 def authenticate(db: Session, bearer: str, *, settings: Settings, now: datetime) -> Actor:
-    """The actor behind a bearer credential; role and active flag come from the database."""
+    """The actor behind a bearer credential; role, active flag and credentials version come from
+    the database."""
     if bearer.startswith(API_KEY_PREFIX):
         key = db.exec(select(ApiKey).where(ApiKey.key_hash == digest(bearer))).first()
         if key is None or key.revoked_at is not None or key.expires_at <= now:
@@ -65,21 +77,23 @@ def authenticate(db: Session, bearer: str, *, settings: Settings, now: datetime)
         raise Unauthorized("The access token is invalid or expired.")
     # An id no id column can hold names nobody; PostgreSQL would refuse the lookup itself.
     user = db.get(User, claims.user_id) if claims.user_id <= MAX_INT else None
-    if user is None or not user.active:
+    if user is None or not user.active or claims.token_version != user.token_version:
         raise Unauthorized("The account behind this token is deactivated or gone.")
     return Actor(user=user, role=Role(user.role))
 
 
 def _issue_token_pair(
-    db: Session, user: User, *, family_id: str, settings: Settings, now: datetime
+    db: Session, user: User, *, family: RefreshFamily, settings: Settings, now: datetime
 ) -> TokenPair:
     assert user.id is not None
-    access_token, expires_in = create_access_token(settings, user_id=user.id, role=user.role, now=now)
+    access_token, expires_in = create_access_token(
+        settings, user_id=user.id, role=user.role, token_version=user.token_version, now=now
+    )
     refresh_token = new_opaque_secret(REFRESH_TOKEN_PREFIX)
     db.add(
         RefreshToken(
             user_id=user.id,
-            family_id=family_id,
+            family_id=family.id,
             token_hash=digest(refresh_token),
             expires_at=now + timedelta(days=settings.refresh_token_days),
             created_at=now,
@@ -89,9 +103,21 @@ def _issue_token_pair(
     return TokenPair(access_token=access_token, refresh_token=refresh_token, expires_in=expires_in)
 
 
-def _check_login_rate(
+def client_address_key(client_address: str) -> str:
+    """What the per-address login counter keys on: the address in canonical form, or a digest of
+    whatever a trusted proxy forwarded that is no address, so that it always fits its column."""
+    try:
+        return str(ipaddress.ip_address(client_address))
+    except ValueError:
+        return "unparsed:" + digest(client_address)[:40]
+
+
+def _record_attempt(
     db: Session, *, email: str, client_address: str, settings: Settings, now: datetime
-) -> None:
+) -> LoginAttempt:
+    """Count the attempts of this account and of this address in the window, refuse past the limit,
+    else record this one; serialised per account and per address so that the count is exact."""
+    lock_names(db, f"login:email:{email}", f"login:address:{client_address}")
     window = timedelta(minutes=settings.login_attempts_window_minutes)
     since = now - window
     for column, value in ((LoginAttempt.email, email), (LoginAttempt.client_address, client_address)):
@@ -104,41 +130,87 @@ def _check_login_rate(
             oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
             retry_after = max(1, math.ceil((oldest_at + window - now).total_seconds()))
             raise TooManyAttempts(retry_after)
+    attempt = LoginAttempt(email=email, client_address=client_address, at=now)
+    db.add(attempt)
+    db.flush()
+    return attempt
 
 
 def log_in(
     db: Session, *, email: str, password: str, client_address: str, settings: Settings, now: datetime
 ) -> TokenPair:
-    """Exchange an email and password for a token pair, counting failures per account and address."""
-    email = normalize_email(email)
-    _check_login_rate(db, email=email, client_address=client_address, settings=settings, now=now)
+    """Exchange an email and password for a token pair, at most `login_attempts_limit` attempts per
+    account and per address in the window, every process counting the same."""
+    email = normalize_email(email, loc=["body", "username"])
+    attempt = _record_attempt(
+        db, email=email, client_address=client_address_key(client_address), settings=settings, now=now
+    )
     user = find_user_by_email(db, email)
-    password_ok = verify_password(password, user.password_hash if user else None)
-    if user is None or not password_ok or not user.active:
-        db.add(LoginAttempt(email=email, client_address=client_address, at=now))
-        db.flush()
+    stored_hash = user.password_hash if user else None
+    # The attempt counts for every process before its password is checked, and no lock is held
+    # while Argon2 runs: this flow spans two transactions on purpose.
+    db.commit()
+    if not verify_password(password, stored_hash) or user is None:
         raise InvalidCredentials("The email or the password is wrong.")
+    # Locked so that a deactivation either comes first and refuses this login, or waits and
+    # revokes the family made here.
+    user = db.exec(select(User).where(User.id == user.id).with_for_update().execution_options(
+        populate_existing=True
+    )).one()
+    if not user.active:
+        raise InvalidCredentials("The email or the password is wrong.")
+    db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt.id))
     purge_login_attempts(db, settings=settings, now=now)
-    return _issue_token_pair(db, user, family_id=str(uuid.uuid4()), settings=settings, now=now)
+    assert user.id is not None
+    family = RefreshFamily(id=str(uuid.uuid4()), user_id=user.id, created_at=now)
+    db.add(family)
+    return _issue_token_pair(db, user, family=family, settings=settings, now=now)
 
 
-def _revoke_family(db: Session, family_id: str, *, now: datetime) -> None:
+def _locked_family(db: Session, refresh_token: str) -> tuple[RefreshFamily, RefreshToken] | None:
+    """The family of a refresh token, locked, and the token as it is once the lock is held."""
+    family_id = db.exec(
+        select(RefreshToken.family_id).where(RefreshToken.token_hash == digest(refresh_token))
+    ).first()
+    if family_id is None:
+        return None
+    # Refresh, logout and reuse handling all take this lock first: a revocation never misses a
+    # token that a concurrent rotation inserts.
+    family = db.exec(
+        select(RefreshFamily)
+        .where(RefreshFamily.id == family_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    token = db.exec(
+        select(RefreshToken)
+        .where(RefreshToken.token_hash == digest(refresh_token))
+        .execution_options(populate_existing=True)
+    ).one()
+    return family, token
+
+
+def _revoke_family(db: Session, family: RefreshFamily, *, now: datetime) -> None:
+    if family.revoked_at is None:
+        family.revoked_at = now
+        db.add(family)
     db.execute(
         update(RefreshToken)
-        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
+        .where(col(RefreshToken.family_id) == family.id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
 
 def refresh_tokens(db: Session, *, refresh_token: str, settings: Settings, now: datetime) -> TokenPair:
     """Rotate a refresh token; presenting one already used revokes its whole family."""
-    token = db.exec(
-        select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token)).with_for_update()
-    ).first()
-    if token is None or token.revoked_at is not None:
+    found = _locked_family(db, refresh_token)
+    if found is None:
+        raise Unauthorized("This refresh token is unknown or revoked.")
+    family, token = found
+    if family.revoked_at is not None or token.revoked_at is not None:
         raise Unauthorized("This refresh token is unknown or revoked.")
     if token.used_at is not None:
-        _revoke_family(db, token.family_id, now=now)
+        _revoke_family(db, family, now=now)
         raise RefreshTokenReused("This refresh token was already used; its session is now revoked.")
     if token.expires_at <= now:
         raise Unauthorized("This refresh token has expired.")
@@ -147,20 +219,22 @@ def refresh_tokens(db: Session, *, refresh_token: str, settings: Settings, now: 
         raise Unauthorized("This account is deactivated.")
     token.used_at = now
     db.add(token)
-    return _issue_token_pair(db, user, family_id=token.family_id, settings=settings, now=now)
+    return _issue_token_pair(db, user, family=family, settings=settings, now=now)
 
 
 def log_out(db: Session, *, refresh_token: str, now: datetime) -> None:
     """End the login behind a refresh token; an unknown token is already logged out."""
-    token = db.exec(select(RefreshToken).where(RefreshToken.token_hash == digest(refresh_token))).first()
-    if token is not None:
-        _revoke_family(db, token.family_id, now=now)
+    found = _locked_family(db, refresh_token)
+    if found is not None:
+        _revoke_family(db, found[0], now=now)
 
 
 def create_api_key(db: Session, actor: Actor, data: ApiKeyCreate, *, now: datetime) -> tuple[ApiKey, str]:
-    """A key for a staff script, acting as `actor` with the role it is minted for."""
+    """A key for a staff script, acting as `actor` with the role it is minted for, for a year at most."""
     if data.expires_at <= now:
         raise ValidationFailed("expires_at must be in the future.", loc=["body", "expires_at"])
+    if data.expires_at > now + API_KEY_MAX_LIFETIME:
+        raise ValidationFailed("expires_at must be within a year from now.", loc=["body", "expires_at"])
     secret = new_opaque_secret(API_KEY_PREFIX)
     key = ApiKey(
         user_id=actor.id,
@@ -210,7 +284,7 @@ class CredentialPurge:
 
 
 def purge_expired_credentials(db: Session, *, settings: Settings, now: datetime) -> CredentialPurge:
-    """Delete what can no longer count or be used: failed logins past the window, and refresh-token
+    """Delete what can no longer count or be used: login attempts past the window, and refresh-token
     families with no live token left (nothing remains that reuse detection could revoke)."""
     cutoff = now - timedelta(minutes=settings.login_attempts_window_minutes)
     attempts = db.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= cutoff))
@@ -219,7 +293,9 @@ def purge_expired_credentials(db: Session, *, settings: Settings, now: datetime)
         col(RefreshToken.used_at).is_(None),
         col(RefreshToken.expires_at) > now,
     )
-    tokens = db.execute(delete(RefreshToken).where(col(RefreshToken.family_id).not_in(live_families)))
+    spent = select(RefreshFamily.id).where(col(RefreshFamily.id).not_in(live_families))
+    tokens = db.execute(delete(RefreshToken).where(col(RefreshToken.family_id).in_(spent)))
+    db.execute(delete(RefreshFamily).where(col(RefreshFamily.id).not_in(select(RefreshToken.family_id))))
     return CredentialPurge(
         login_attempts=attempts.rowcount,  # type: ignore[attr-defined]
         refresh_tokens=tokens.rowcount,  # type: ignore[attr-defined]

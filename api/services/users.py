@@ -2,18 +2,26 @@
 
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.errors import EmailTaken, NotFound, ValidationFailed
 from api.security import hash_password
 from api.services.catalogue import bump_catalogue_version
-from models.user import Role, User, UserCreate, UserRegister, UserUpdate
+from models.credential import ApiKey, RefreshFamily, RefreshToken
+from models.user import EMAIL_MAX_LENGTH, Role, User, UserCreate, UserRegister, UserUpdate
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
+def normalize_email(email: str, *, loc: list[str | int] | None = None) -> str:
+    """The form an email is stored and looked up in; checked after lowering, which may lengthen it
+    ("İ" lowers to two characters)."""
+    normalized = email.strip().lower()
+    if len(normalized) > EMAIL_MAX_LENGTH:
+        raise ValidationFailed(
+            f"The email is longer than {EMAIL_MAX_LENGTH} characters.", loc=loc or ["body", "email"]
+        )
+    return normalized
 
 
 def _clean_name(full_name: str) -> str:
@@ -32,12 +40,14 @@ def create_user(db: Session, *, email: str, password: str, full_name: str, role:
     """A new account; the email is unique whatever its case."""
     email = normalize_email(email)
     full_name = _clean_name(full_name)
+    # Hashed before the first query, so that no write lock is held while Argon2 runs.
+    password_hash = hash_password(password)
     if find_user_by_email(db, email) is not None:
         raise EmailTaken(f"An account already uses {email}.")
     user = User(
         email=email,
         full_name=full_name,
-        password_hash=hash_password(password),
+        password_hash=password_hash,
         role=role,
         active=True,
         created_at=now,
@@ -85,16 +95,43 @@ def list_users(db: Session, *, role: Role | None, limit: int, offset: int) -> tu
 
 
 def update_user(db: Session, user: User, data: UserUpdate, *, now: datetime) -> User:
-    """Rename or (de)activate; a deactivated user's tokens fail from the next request."""
+    """Rename or (de)activate; deactivation revokes every credential of the user at once, and
+    reactivation brings none of them back."""
     changes = data.model_dump(exclude_unset=True)
     full_name = _clean_name(changes["full_name"]) if "full_name" in changes else user.full_name
     if full_name != user.full_name:
         user.full_name = full_name
         # Trainer names appear in the public listing.
         bump_catalogue_version(db)
+    deactivating = changes.get("active") is False and user.active
     if "active" in changes:
         user.active = changes["active"]
+    if deactivating:
+        user.token_version += 1
     user.updated_at = now
     db.add(user)
+    # The user row is written (and locked) before the families are revoked: a login waiting on it
+    # is refused, and one that came first has its family revoked below.
     db.flush()
+    if deactivating:
+        _revoke_credentials(db, user, now=now)
     return user
+
+
+def _revoke_credentials(db: Session, user: User, *, now: datetime) -> None:
+    """Revoke every refresh-token family and API key of `user`."""
+    db.execute(
+        update(RefreshFamily)
+        .where(col(RefreshFamily.user_id) == user.id, col(RefreshFamily.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    db.execute(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user.id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    db.execute(
+        update(ApiKey)
+        .where(col(ApiKey.user_id) == user.id, col(ApiKey.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
