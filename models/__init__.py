@@ -1,12 +1,18 @@
 """Tables and schemas, one module per resource; imported here so Alembic sees every table."""
 
+from models.application import Application, ApplicationDocument, ApplicationEvent
 from models.credential import ApiKey, LoginAttempt, RefreshFamily, RefreshToken
+from models.discount import Discount
 from models.training_session import CatalogueVersion, SessionTrainer, TrainingSession
 from models.user import User
 
 __all__ = [
     "ApiKey",
+    "Application",
+    "ApplicationDocument",
+    "ApplicationEvent",
     "CatalogueVersion",
+    "Discount",
     "LoginAttempt",
     "RefreshFamily",
     "RefreshToken",
