@@ -19,13 +19,14 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from api.cli import main as ateliers_cli
 from api.clock import FixedClock
-from api.config import Settings
+from api.config import Settings, get_settings
 from api.db import open_session
 from api.errors import PayloadTooLarge
 from api.services import documents as document_service
 from models.application import ApplicationDocument
-from tests.conftest import UserFactory
+from tests.conftest import TEST_SECRET_KEY, UserFactory
 from tests.factories import insert_application, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -549,3 +550,33 @@ def test_the_sweep_removes_old_unnamed_files_and_stray_partial_uploads_only(
 
     assert removed == 2
     assert stored_files(storage) == sorted([referenced, recent])
+
+
+@pytest.fixture
+def ateliers(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """Run `ateliers ARGS...` against this test's database and storage."""
+    monkeypatch.setenv("ATELIERS_ENV", "test")
+    monkeypatch.setenv("ATELIERS_SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.setenv("ATELIERS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ATELIERS_STORAGE_DIR", settings.storage_dir)
+    get_settings.cache_clear()
+    yield ateliers_cli
+    get_settings.cache_clear()
+
+
+def test_ateliers_worker_deletes_an_orphan_file_and_keeps_a_referenced_one(
+    ateliers, owner: TestClient, application_id: int, document_id: int, storage: Path, capsys
+) -> None:
+    (referenced,) = stored_files(storage)
+    # A crash between writing a file and committing its row leaves exactly this.
+    orphan = document_service.documents_folder(storage) / "0123456789abcdef0123456789abcdef.docx"
+    orphan.write_bytes(docx_bytes())
+    age(orphan, 2 * 3600)
+    age(referenced, 2 * 3600)
+
+    assert ateliers(["worker", "--once"]) == 0
+
+    assert "removed 1 orphan document files" in capsys.readouterr().out
+    assert stored_files(storage) == [referenced]
+    download = owner.get(f"/applications/{application_id}/documents/{document_id}")
+    assert download.content == pdf_bytes()
