@@ -146,3 +146,16 @@ def test_seed_demo_loads_the_brochure_discounts_once(ateliers, database_url: str
         assert "Non cumulable" in discount["eligibility"]
     assert "abonnés à l’Idéothèque" in first[0]["eligibility"]
     assert "anciens stagiaires de l’OPC (adhérents à l’association Réseau)" in first[1]["eligibility"]
+
+
+def test_the_organisation_defaults_are_the_brochure_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NAME", "ADDRESS", "EMAIL", "PHONE", "SIRET", "TRAINING_DECLARATION"):
+        monkeypatch.delenv(f"ATELIERS_ORG_{name}", raising=False)
+    settings = Settings(_env_file=None, env="test", secret_key=TEST_SECRET_KEY)
+    assert settings.org_name == "Observatoire des politiques culturelles"
+    assert settings.org_address == "1, rue du Vieux Temple, 38000 Grenoble"
+    assert (settings.org_email, settings.org_phone) == (
+        "formations@observatoire-culture.net",
+        "+33 (0)4 76 44 33 26",
+    )
+    assert (settings.org_siret, settings.org_training_declaration) == ("", "")
