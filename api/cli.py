@@ -28,13 +28,14 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 @contextmanager
-def _write_session() -> Iterator[Session]:
-    """A write transaction on the configured database; the engine goes with it."""
+def _write_session(*, write: bool = True) -> Iterator[Session]:
+    """A write transaction on the configured database (a read one when `write` is false); the
+    engine goes with it."""
     from api.db import build_engine, open_session
 
     engine = build_engine(get_settings())
     try:
-        with open_session(engine, write=True) as db:
+        with open_session(engine, write=write) as db:
             yield db
     finally:
         engine.dispose()
@@ -81,19 +82,26 @@ def seed_demo(_: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    """Background upkeep, in a process of its own: today, purging spent credentials."""
+    """Background upkeep, in a process of its own: purging spent credentials, and deleting
+    document files that no row names (an upload that crashed before its commit)."""
     import time
 
     from api.services.auth import purge_expired_credentials
+    from api.services.documents import remove_orphan_files
 
     while True:
+        settings = get_settings()
         with _write_session() as db:
-            purged = purge_expired_credentials(db, settings=get_settings(), now=SystemClock().now())
+            purged = purge_expired_credentials(db, settings=settings, now=SystemClock().now())
             db.commit()
+        # A read: on SQLite, deleting the files holds no write lock.
+        with _write_session(write=False) as db:
+            removed = remove_orphan_files(db, storage_dir=settings.storage_dir, now=SystemClock().now())
         print(
             f"purged {purged.login_attempts} login attempts, {purged.refresh_tokens} refresh tokens",
             flush=True,
         )
+        print(f"removed {removed} orphan document files", flush=True)
         if args.once:
             return 0
         time.sleep(args.interval)
@@ -154,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         run=seed_demo
     )
 
-    upkeep = commands.add_parser("worker", help="run background upkeep (purge spent credentials)")
+    upkeep = commands.add_parser("worker", help="background upkeep: spent credentials, orphan files")
     upkeep.add_argument("--once", action="store_true", help="one pass, then exit")
     upkeep.add_argument("--interval", type=int, default=300, help="seconds between passes")
     upkeep.set_defaults(run=worker)

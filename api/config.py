@@ -50,10 +50,11 @@ class Settings(BaseSettings):
     # Names this service in identifiers that must not depend on the Host header (calendar UIDs).
     public_domain: str = "ateliers.example"
 
-    org_name: str = "Ateliers - formation continue"
-    org_address: str = "Paris, France"
-    org_email: str = "secretariat@ateliers.example"
-    org_phone: str = "+33 1 00 00 00 00"
+    # The organisation of the brochure; SIRET and training declaration number are not in it.
+    org_name: str = "Observatoire des politiques culturelles"
+    org_address: str = "1, rue du Vieux Temple, 38000 Grenoble"
+    org_email: str = "formations@observatoire-culture.net"
+    org_phone: str = "+33 (0)4 76 44 33 26"
     org_siret: str = ""
     org_training_declaration: str = ""
 

@@ -15,6 +15,7 @@ from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.auth import Actor, authenticate
 from api.services.sessions import find_session, to_public
+from models.application import Application
 from models.base import MAX_INT
 from models.training_session import TrainingSession
 from models.user import Role, User
@@ -147,3 +148,25 @@ def load_editable_session(
 
 
 EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]
+
+
+def load_owned_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:
+    """An application its owner or the secretariat may act on; 404 for anyone else."""
+    application = db.get(Application, application_id)
+    if application is None or (not actor.is_secretariat and application.applicant_id != actor.id):
+        raise NotFound("No application with this id.")
+    return application
+
+
+OwnedApplication = Annotated[Application, Depends(load_owned_application)]
+
+
+def load_application_for_upload(application: OwnedApplication, db: DbSession) -> Application:
+    """An owned application, with the read that found it committed: the upload then streams in
+    while this request holds no transaction (on SQLite, no write lock)."""
+    if db.in_transaction():
+        db.commit()
+    return application
+
+
+ApplicationForUpload = Annotated[Application, Depends(load_application_for_upload)]

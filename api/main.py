@@ -23,7 +23,7 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import auth, health, sessions, users
+from routers import application_documents, auth, health, sessions, users
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -60,6 +60,7 @@ def _build_router() -> APIRouter:
     authenticated.include_router(auth.router)
     authenticated.include_router(users.router)
     authenticated.include_router(sessions.router)
+    authenticated.include_router(application_documents.router)
     api.include_router(authenticated)
     return api
 

@@ -6,7 +6,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index, Text, text
 from sqlmodel import Field, SQLModel
 
-from models.base import UTCDateTime
+from models.base import UTCDateTime, with_examples
 
 
 class ApplicationStatus(StrEnum):
@@ -128,3 +128,36 @@ class ApplicationDocument(SQLModel, table=True):
     size_bytes: int
     sha256: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+_DOCUMENT_EXAMPLE = {
+    "id": 1,
+    "application_id": 1,
+    "kind": "cv",
+    "media_type": "application/pdf",
+    "filename": "cv-camille-durand.pdf",
+    "size_bytes": 48213,
+    "sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+    "created_at": "2027-01-14T09:00:00Z",
+}
+
+
+class ApplicationDocumentPublic(SQLModel):
+    """A document as the API shows it; the name on disk stays private."""
+
+    model_config = with_examples(_DOCUMENT_EXAMPLE)
+
+    id: int
+    application_id: int
+    kind: DocumentKind
+    media_type: str
+    filename: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class ApplicationDocumentList(SQLModel):
+    model_config = with_examples({"items": [_DOCUMENT_EXAMPLE]})
+
+    items: list[ApplicationDocumentPublic]

@@ -1,8 +1,13 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
+from datetime import datetime
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.db import open_session
+from models.application import Application
 
 
 def session_payload(**overrides: Any) -> dict[str, Any]:
@@ -40,3 +45,16 @@ def published_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def insert_application(engine: Engine, *, session_id: int, applicant_id: int, now: datetime) -> int:
+    """An application row written straight to the database, for tests that need one to exist
+    (the applications endpoints are not what they are about). Returns its id."""
+    with open_session(engine, write=True) as db:
+        application = Application(
+            session_id=session_id, applicant_id=applicant_id, submitted_at=now, created_at=now, updated_at=now
+        )
+        db.add(application)
+        db.commit()
+        assert application.id is not None
+        return application.id

@@ -1,13 +1,17 @@
 """The `ateliers` command line, run as an operator would, against the test's database."""
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlmodel import col, select
 
 from api.cli import main
 from api.clock import FixedClock
-from api.config import get_settings
+from api.config import Settings, get_settings
+from api.db import build_engine, open_session
+from models.discount import Discount
 from tests.conftest import TEST_SECRET_KEY
 
 
@@ -79,3 +83,79 @@ def test_worker_purges_failed_logins_and_dead_refresh_tokens(
         anonymous.post("/auth/refresh", json={"refresh_token": applicant.tokens["refresh_token"]}).status_code
         == 200
     )
+
+
+def test_seed_demo_loads_the_brochure_session_in_its_own_words(ateliers, anonymous: TestClient) -> None:
+    assert ateliers(["seed-demo"]) == 0
+    first = anonymous.get("/sessions/les-ateliers-des-cultures-numeriques-1").json()
+
+    assert first["title"] == "Les ateliers des cultures numériques #1"
+    assert first["subtitle"] == "Projets culturels de territoire à l’ère du numérique"
+    assert first["summary"].startswith("Cette session de formation aborde le numérique du point de vue")
+    assert "Formation organisée par l’Observatoire des politiques culturelles" in first["description"]
+    assert first["objectives"][0] == (
+        "Repenser les projets culturels de territoire et les politiques culturelles à l’ère du numérique"
+    )
+    assert len(first["objectives"]) == 5
+    assert first["audiences"][0] == "Professionnels de la culture" and first["audiences"][-1] == "Artistes"
+    assert len(first["topics"]) == 10 and "Cultures libres" in first["topics"]
+    assert "Dossier documentaire" in first["methods"]
+    assert first["price_excludes"] == ["déplacement", "repas", "hébergement"]
+    assert (first["contact_email"], first["contact_phone"]) == (
+        "formations@observatoire-culture.net",
+        "+33 (0)4 76 44 33 26",
+    )
+    assert (first["start_date"], first["end_date"], first["days"], first["hours"]) == (
+        "2016-03-07",
+        "2016-03-12",
+        6,
+        45,
+    )
+    assert (first["price_cents"], first["currency"], first["capacity"]) == (200_000, "EUR", 25)
+    assert (first["application_deadline"], first["postmark_counts"]) == ("2016-02-18", True)
+    assert (first["status"], first["open_for_applications"]) == ("completed", False)
+
+    following = anonymous.get("/sessions/les-ateliers-des-cultures-numeriques-2").json()
+    assert (following["status"], following["open_for_applications"]) == ("published", True)
+    assert following["start_date"] > date.today().isoformat()
+    programme = ("subtitle", "summary", "description", "objectives", "audiences", "topics", "methods")
+    assert {key: following[key] for key in programme} == {key: first[key] for key in programme}
+
+
+def _discounts(database_url: str) -> list[dict]:
+    engine = build_engine(Settings(env="test", database_url=database_url, secret_key=TEST_SECRET_KEY))
+    try:
+        with open_session(engine, write=False) as db:
+            rows = db.exec(select(Discount).order_by(col(Discount.code))).all()
+            return [row.model_dump() for row in rows]
+    finally:
+        engine.dispose()
+
+
+def test_seed_demo_loads_the_brochure_discounts_once(ateliers, database_url: str) -> None:
+    assert ateliers(["seed-demo"]) == 0
+    first = _discounts(database_url)
+    assert ateliers(["seed-demo"]) == 0
+
+    assert _discounts(database_url) == first
+    assert [d["code"] for d in first] == ["ABONNE-IDEOTHEQUE", "ANCIENS"]
+    for discount in first:
+        assert discount["percent"] == Decimal("10") and discount["amount_cents"] is None
+        assert discount["requires_proof"] and discount["active"] and discount["session_id"] is None
+        assert "peuvent bénéficier d’une réduction de 10 %" in discount["eligibility"]
+        assert "Non cumulable" in discount["eligibility"]
+    assert "abonnés à l’Idéothèque" in first[0]["eligibility"]
+    assert "anciens stagiaires de l’OPC (adhérents à l’association Réseau)" in first[1]["eligibility"]
+
+
+def test_the_organisation_defaults_are_the_brochure_s(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NAME", "ADDRESS", "EMAIL", "PHONE", "SIRET", "TRAINING_DECLARATION"):
+        monkeypatch.delenv(f"ATELIERS_ORG_{name}", raising=False)
+    settings = Settings(_env_file=None, env="test", secret_key=TEST_SECRET_KEY)
+    assert settings.org_name == "Observatoire des politiques culturelles"
+    assert settings.org_address == "1, rue du Vieux Temple, 38000 Grenoble"
+    assert (settings.org_email, settings.org_phone) == (
+        "formations@observatoire-culture.net",
+        "+33 (0)4 76 44 33 26",
+    )
+    assert (settings.org_siret, settings.org_training_declaration) == ("", "")

@@ -1,13 +1,15 @@
-"""The brochure's session, its next edition, and one demo account per role."""
+"""The brochure's session, its next edition, its two discounts, and one demo account per role."""
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from sqlmodel import Session, select
 
 from api.clock import paris_today
 from api.services.sessions import assign_trainers, change_status, create_session
 from api.services.users import create_user, find_user_by_email
+from models.discount import Discount
 from models.training_session import TrainingSession, TrainingSessionCreate
 from models.user import Role, User
 
@@ -32,42 +34,107 @@ DEMO_ACCOUNTS = (
 FIRST_EDITION_SLUG = "les-ateliers-des-cultures-numeriques-1"
 NEXT_EDITION_SLUG = "les-ateliers-des-cultures-numeriques-2"
 
+# The brochure's words ("Les ateliers des cultures numériques #1", Observatoire des politiques
+# culturelles), with its typographic apostrophes; line breaks of the print layout are joined.
+_BROCHURE_SUMMARY = (
+    "Cette session de formation aborde le numérique du point de vue de l’action publique "
+    "culturelle : comment les cultures numériques et Internet transforment-ils les politiques et "
+    "les projets de territoire ? Comment les collectivités et les opérateurs culturels "
+    "peuvent-ils contribuer pleinement à cette transition numérique ?"
+)
+
+_BROCHURE_DESCRIPTION = """\
+Formation organisée par l’Observatoire des politiques culturelles en collaboration avec l’office.
+
+La formation a pour objectif de transmettre des outils de réflexion et d’examiner les bonnes \
+pratiques liées au numérique, du point de vue des collectivités territoriales, des institutions \
+publiques et des opérateurs privés.
+
+Il s’agit notamment d’observer la manière dont Internet et les usages du numérique amènent à un \
+renouvellement en profondeur des politiques et des projets culturels : en termes de contenus, de \
+méthodes et de collaborations.
+
+Des séquences de travail en petits groupes sont programmées tout au long de la semaine pour \
+permettre aux participants de produire des projets ou scénarios sous forme de livrables \
+multimédias. Les stagiaires s’appuieront sur les apports théoriques des meilleurs experts de la \
+question numérique, ainsi que sur les expériences pratiques menées par les collectivités et \
+structures rencontrées, ou par les participants eux-mêmes.
+
+Pourquoi cette formation ?
+- Pour considérer le numérique comme un enjeu culturel
+- Pour apprendre à travailler ensemble différemment : une formation itérative et collaborative à \
+l’image du web 2.0 : un espace de réflexion, d’innovation et de production, où le groupe est \
+coproducteur de contenus écrits (méthodologie d’intervention territoriale, orientations et \
+argumentation de politique publique, scénarios de projets…)
+- Pour mobiliser les acteurs de la culture et leur donner des capacités d’action sur les \
+transformations liées au numérique
+- Pour contribuer à alimenter des programmes et dispositifs publics autour du numérique
+- Pour penser le secteur culturel au cœur d’un écosystème
+- Pour appréhender les nouvelles missions des opérateurs et des équipements culturels, \
+l’évolution des métiers et les outils à construire
+- Pour envisager de nouveaux espaces de production, de médiation et de valorisation des \
+cultures numériques
+
+Intervenants
+En fonction des thématiques abordées, des intervenants de référence ont été sélectionnés : \
+enseignants-chercheurs, professionnels, agents des collectivités publiques, experts \
+pluridisciplinaires, etc.
+
+Encadrement
+Les ateliers des cultures numériques sont encadrés par Vincent Guillon, directeur adjoint de \
+l’OPC, et Alice-Anne Jeandel, responsable des formations. Ils sont animés en collaboration avec \
+l’office (www.loffice.coop/wiki/doku.php). Le secrétariat de la formation est assuré par Samia \
+Hamouda.
+
+Suivi de la formation
+- Évaluation par l’équipe pédagogique des productions des stagiaires réalisées au cours de la \
+formation
+- Certificat de formation délivré par l’Observatoire
+
+Mode de recrutement
+Sur dossier de candidature (voir sur le site www.observatoire-culture.net)"""
+
 _PROGRAMME = {
-    "subtitle": "Une semaine pour comprendre et pratiquer les cultures numériques",
-    "summary": (
-        "Six jours d'ateliers, de conférences et de productions en groupe pour les professionnels "
-        "de la culture, les décideurs publics et les artistes qui veulent s'approprier les "
-        "pratiques numériques."
-    ),
-    "description": (
-        "Les ateliers des cultures numériques réunissent pendant une semaine des professionnels "
-        "de la culture, des décideurs publics et des artistes. Alternant apports théoriques, "
-        "études de cas et ateliers pratiques, la formation conduit chaque groupe à réaliser une "
-        "production collective, évaluée par l'équipe pédagogique. Une attestation de formation "
-        "est remise à l'issue de la session.\n\n"
-        "L'admission se fait sur dossier de candidature. Tarif réduit de 10 % pour les abonnés "
-        "du service de documentation et pour les anciens stagiaires."
-    ),
+    "subtitle": "Projets culturels de territoire à l’ère du numérique",
+    "summary": _BROCHURE_SUMMARY,
+    "description": _BROCHURE_DESCRIPTION,
     "objectives": [
-        "Comprendre les mutations des pratiques culturelles à l'ère numérique",
-        "Concevoir un projet culturel intégrant les outils et les usages numériques",
-        "Expérimenter en groupe la production d'un contenu numérique",
+        "Repenser les projets culturels de territoire et les politiques culturelles à l’ère du numérique",
+        "Comprendre et interpréter la transition numérique et son impact sociétal",
+        "Alimenter une vision politique et des orientations pour l’action des collectivités, des "
+        "équipements et des opérateurs culturels",
+        "Acquérir une méthode de travail dans un esprit collaboratif",
+        "Élaborer des plans d’action, des scénarios d’intervention, des projets…",
     ],
-    "audiences": ["Professionnels de la culture", "Décideurs publics", "Artistes"],
+    "audiences": [
+        "Professionnels de la culture",
+        "Décideurs publics, chargés de mission et élus dans les domaines des politiques culturelles, "
+        "de l’éducation populaire, du numérique et de l’économie créative",
+        "Artistes",
+    ],
+    # "Axes et contenus de la formation".
     "topics": [
-        "Cultures et usages numériques",
-        "Médiation et publics en ligne",
-        "Droit d'auteur et licences libres",
-        "Données, archives et patrimoine numérisé",
-        "Création et production numériques",
+        "Controverses et clivages autour du numérique",
+        "Impact du numérique sur les pratiques et les comportements culturels",
+        "Création artistique et industries créatives",
+        "Usages numériques des jeunes générations",
+        "Nouveaux enjeux pour l’éducation et la médiation",
+        "Cultures libres",
+        "Économie collaborative",
+        "Programmes européens, nationaux et locaux en faveur du numérique",
+        "Intervention des collectivités publiques : acteurs et expériences en cours",
+        "Méthodologies de projet",
     ],
+    # "Méthode, pédagogie".
     "methods": [
-        "Conférences et tables rondes",
-        "Études de cas",
-        "Ateliers pratiques en petits groupes",
-        "Production collective évaluée par l'équipe pédagogique",
+        "Interventions théoriques",
+        "Études de cas pratiques",
+        "Séquences de travail en petits groupes sur la réalisation de livrables multimédias",
+        "Dossier documentaire",
+        "Animation : 2 encadrants et animateurs",
     ],
     "hours": 45,
+    # The brochure gives no hours of the day; 45 hours over 6 days.
     "daily_start_time": time(9, 30),
     "daily_end_time": time(17, 30),
     "city": "Paris",
@@ -76,11 +143,38 @@ _PROGRAMME = {
     "capacity": 25,
     "price_cents": 200_000,
     "currency": "EUR",
-    "price_excludes": ["transport", "repas", "hébergement"],
+    # "Ces frais ne comprennent pas les frais de déplacement, de repas et d’hébergement."
+    "price_excludes": ["déplacement", "repas", "hébergement"],
     "postmark_counts": True,
-    "contact_email": "secretariat@ateliers.example",
-    "contact_phone": "+33 1 00 00 00 00",
+    "contact_email": "formations@observatoire-culture.net",
+    "contact_phone": "+33 (0)4 76 44 33 26",
 }
+
+
+@dataclass(frozen=True)
+class BrochureDiscount:
+    code: str
+    label: str
+    eligibility: str
+
+
+# "Les abonnés à l’Idéothèque et les anciens stagiaires de l’OPC (adhérents à l’association
+# Réseau) peuvent bénéficier d’une réduction de 10 %." One per application: they do not stack.
+BROCHURE_DISCOUNTS = (
+    BrochureDiscount(
+        "ABONNE-IDEOTHEQUE",
+        "Abonnés à l’Idéothèque",
+        "Les abonnés à l’Idéothèque peuvent bénéficier d’une réduction de 10 %. "
+        "Non cumulable avec la réduction des anciens stagiaires.",
+    ),
+    BrochureDiscount(
+        "ANCIENS",
+        "Anciens stagiaires de l’OPC",
+        "Les anciens stagiaires de l’OPC (adhérents à l’association Réseau) peuvent bénéficier "
+        "d’une réduction de 10 %. Non cumulable avec la réduction des abonnés à l’Idéothèque.",
+    ),
+)
+BROCHURE_DISCOUNT_PERCENT = Decimal("10")
 
 
 def _account(db: Session, account: DemoAccount, *, now: datetime) -> User:
@@ -132,6 +226,29 @@ def _edition(
     return session
 
 
+def seed_brochure_discounts(db: Session, *, now: datetime) -> list[Discount]:
+    """The brochure's two 10 % discounts, for every session, on proof; existing codes are kept."""
+    discounts = []
+    for offer in BROCHURE_DISCOUNTS:
+        discount = db.exec(select(Discount).where(Discount.code == offer.code)).first()
+        if discount is None:
+            discount = Discount(
+                code=offer.code,
+                label=offer.label,
+                percent=BROCHURE_DISCOUNT_PERCENT,
+                eligibility=offer.eligibility,
+                requires_proof=True,
+                session_id=None,
+                active=True,
+                created_at=now,
+                updated_at=now,
+            )
+            db.add(discount)
+            db.flush()
+        discounts.append(discount)
+    return discounts
+
+
 def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
     """Load the demo data; what already exists is left as it is, so a second run changes nothing."""
     users = {account.email: _account(db, account, now=now) for account in DEMO_ACCOUNTS}
@@ -158,4 +275,5 @@ def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
         trainers=trainer_ids,
         now=now,
     )
+    seed_brochure_discounts(db, now=now)
     return list(DEMO_ACCOUNTS)

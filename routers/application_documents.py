@@ -1,0 +1,126 @@
+"""Documents joined to an application (CV, letter, ...): upload, list, download."""
+
+import re
+import unicodedata
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import FileResponse
+
+from api.deps import ApplicationForUpload, ClockDep, DbSession, OwnedApplication, ResourceId, SettingsDep
+from api.problem import problem_responses
+from api.services import documents as document_service
+from models.application import ApplicationDocumentList, ApplicationDocumentPublic, DocumentKind
+
+router = APIRouter(prefix="/applications/{application_id}/documents", tags=["applications"])
+
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "maxLength": document_service.MAX_DOCUMENT_BYTES,
+                            "description": "PDF, ODT, DOCX, PNG or JPEG, at most 5 MiB; the type is "
+                            "read from the bytes, not from the name or the part's Content-Type.",
+                        },
+                        "kind": {
+                            "type": "string",
+                            "enum": [kind.value for kind in DocumentKind],
+                            "default": DocumentKind.other.value,
+                        },
+                    },
+                },
+                "encoding": {"file": {"contentType": ", ".join(document_service.ACCEPTED_MEDIA_TYPES)}},
+            }
+        },
+    }
+}
+
+_DOWNLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The document's bytes, with the type read from them at upload",
+        "content": {
+            media_type: {"schema": {"type": "string", "format": "binary"}}
+            for media_type in document_service.ACCEPTED_MEDIA_TYPES
+        },
+    }
+}
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment` with an ASCII fallback and the UTF-8 name (RFC 6266): no quote, control
+    character or path separator of the stored name reaches the header."""
+    visible = "".join(ch for ch in filename if unicodedata.category(ch)[0] != "C")
+    visible = re.sub(r'["/\\]', "_", visible).strip() or "document"
+    fallback = unicodedata.normalize("NFKD", visible).encode("ascii", "ignore").decode("ascii")
+    fallback = re.sub(r"[^A-Za-z0-9._()+ -]", "_", fallback).strip(" .") or "document"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(visible, safe='')}"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationDocumentPublic,
+    summary="Join a document to an application (the owner or the secretariat)",
+    responses=problem_responses(401, 404, 413, 415, 422),
+    openapi_extra=_UPLOAD_BODY,
+)
+async def upload_application_document(
+    request: Request,
+    response: Response,
+    application: ApplicationForUpload,
+    db: DbSession,
+    settings: SettingsDep,
+    clock: ClockDep,
+) -> ApplicationDocumentPublic:
+    # The body is read here, as a stream, so that the 5 MiB limit holds while it arrives.
+    document = await document_service.receive_document(
+        db,
+        application,
+        request.stream(),
+        content_type=request.headers.get("content-type", ""),
+        storage_dir=settings.storage_dir,
+        now=clock.now(),
+    )
+    response.headers["Location"] = f"/api/v1/applications/{application.id}/documents/{document.id}"
+    return ApplicationDocumentPublic.model_validate(document)
+
+
+@router.get(
+    "",
+    response_model=ApplicationDocumentList,
+    summary="List an application's documents (the owner or the secretariat)",
+    responses=problem_responses(401, 404, 422),
+)
+def list_application_documents(application: OwnedApplication, db: DbSession) -> ApplicationDocumentList:
+    documents = document_service.list_documents(db, application)
+    return ApplicationDocumentList(items=[ApplicationDocumentPublic.model_validate(d) for d in documents])
+
+
+@router.get(
+    "/{document_id}",
+    response_class=FileResponse,
+    summary="Download a document (the owner or the secretariat)",
+    responses={**_DOWNLOAD, **problem_responses(401, 404, 422)},
+)
+def download_application_document(
+    document_id: ResourceId, application: OwnedApplication, db: DbSession, settings: SettingsDep
+) -> FileResponse:
+    document = document_service.find_document(db, application, document_id)
+    path = document_service.document_file(document, storage_dir=settings.storage_dir)
+    return FileResponse(
+        path,
+        media_type=document.media_type,
+        headers={
+            "Content-Disposition": content_disposition(document.filename),
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,582 @@
+"""Documents joined to an application: typed from their bytes, at most 5 MiB, stored under the
+server's names, served back safely, to the owner and the secretariat only."""
+
+import hashlib
+import io
+import os
+import struct
+import time
+import zipfile
+import zlib
+from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import unquote
+
+import anyio
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from api.cli import main as ateliers_cli
+from api.clock import FixedClock
+from api.config import Settings, get_settings
+from api.db import open_session
+from api.errors import PayloadTooLarge
+from api.services import documents as document_service
+from models.application import ApplicationDocument
+from tests.conftest import TEST_SECRET_KEY, UserFactory
+from tests.factories import insert_application, published_session
+from tests.problems import assert_problem, assert_unauthorized
+
+MIB = 1024 * 1024
+MAX = 5 * MIB
+
+
+# Sample files, built here from their formats' own rules.
+def pdf_bytes(size: int | None = None) -> bytes:
+    """A minimal valid PDF, padded with a PDF comment to `size` bytes when given."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 4\n0000000000 65535 f \n"
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    tail = b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    if size is not None:
+        padding = size - len(out) - len(tail)
+        out += b"%" + b"x" * (padding - 2) + b"\n"
+    out += tail
+    if size is not None:
+        assert len(out) == size
+    return bytes(out)
+
+
+def png_bytes() -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2)))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def jpeg_bytes() -> bytes:
+    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    return b"\xff\xd8" + app0 + b"\xff\xfe\x00\x06demo" + b"\xff\xd9"
+
+
+def zip_bytes(*members: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members:
+            # OpenDocument stores its `mimetype` member first and uncompressed.
+            method = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            archive.writestr(name, data, compress_type=method)
+    return buffer.getvalue()
+
+
+def odt_bytes(mimetype: bytes = b"application/vnd.oasis.opendocument.text") -> bytes:
+    return zip_bytes(("mimetype", mimetype), ("content.xml", b"<office:document-content/>"))
+
+
+def docx_bytes() -> bytes:
+    return zip_bytes(
+        ("[Content_Types].xml", b"<Types/>"),
+        ("_rels/.rels", b"<Relationships/>"),
+        ("word/document.xml", b"<w:document/>"),
+    )
+
+
+ACCEPTED = {
+    "pdf": (pdf_bytes(), "application/pdf"),
+    "odt": (odt_bytes(), "application/vnd.oasis.opendocument.text"),
+    "docx": (docx_bytes(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    "png": (png_bytes(), "image/png"),
+    "jpeg": (jpeg_bytes(), "image/jpeg"),
+}
+
+LIARS = {
+    "exe": b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff" + b"\x00" * 48 + b"This program",
+    "html": b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>",
+    "plain zip": zip_bytes(("notes.txt", b"hello")),
+    "xlsx": zip_bytes(("[Content_Types].xml", b"<Types/>"), ("xl/workbook.xml", b"<workbook/>")),
+    "ods": odt_bytes(b"application/vnd.oasis.opendocument.spreadsheet"),
+    "text": b"Curriculum vitae\nCamille Durand\n",
+    "empty": b"",
+}
+
+
+@pytest.fixture
+def storage(settings: Settings) -> Path:
+    return Path(settings.storage_dir)
+
+
+def stored_files(storage: Path) -> list[Path]:
+    return sorted(path for path in storage.rglob("*") if path.is_file())
+
+
+@pytest.fixture
+def owner(make_user: UserFactory) -> TestClient:
+    return make_user("applicant", full_name="Camille Durand")
+
+
+@pytest.fixture
+def application_id(app: FastAPI, secretariat: TestClient, owner: TestClient, clock: FixedClock) -> int:
+    session = published_session(secretariat)
+    return insert_application(
+        app.state.engine, session_id=session["id"], applicant_id=owner.user["id"], now=clock.now()
+    )
+
+
+def upload(
+    client: TestClient,
+    application_id: int,
+    content: bytes,
+    *,
+    filename: str = "cv.pdf",
+    content_type: str = "application/pdf",
+    kind: str | None = None,
+):
+    data = {"kind": kind} if kind is not None else None
+    return client.post(
+        f"/applications/{application_id}/documents",
+        files={"file": (filename, content, content_type)},
+        data=data,
+    )
+
+
+# Accepted types: decided from the bytes, kept byte for byte.
+
+
+@pytest.mark.parametrize("name", list(ACCEPTED))
+def test_each_accepted_type_is_stored_and_downloaded_byte_identical(
+    owner: TestClient, application_id: int, storage: Path, name: str
+) -> None:
+    content, media_type = ACCEPTED[name]
+    # The name and the part's header say nothing true: only the bytes decide.
+    answer = upload(owner, application_id, content, filename="scan.bin", content_type="text/plain")
+    assert answer.status_code == 201, answer.text
+    document = answer.json()
+    assert answer.headers["location"] == f"/api/v1/applications/{application_id}/documents/{document['id']}"
+    assert document["media_type"] == media_type
+    assert document["size_bytes"] == len(content)
+    assert document["sha256"] == hashlib.sha256(content).hexdigest()
+    assert (document["kind"], document["filename"], document["application_id"]) == (
+        "other",
+        "scan.bin",
+        application_id,
+    )
+
+    files = stored_files(storage)
+    assert len(files) == 1
+    assert files[0].read_bytes() == content
+    # The server's own name: random, with the suffix of the detected type, nothing of the client's.
+    assert "scan" not in files[0].name
+    assert files[0].suffix == document_service.SUFFIXES[media_type]
+
+    download = owner.get(f"/applications/{application_id}/documents/{document['id']}")
+    assert download.status_code == 200
+    assert download.content == content
+    assert download.headers["content-type"] == media_type
+    assert download.headers["x-content-type-options"] == "nosniff"
+    assert download.headers["content-disposition"] == (
+        "attachment; filename=\"scan.bin\"; filename*=UTF-8''scan.bin"
+    )
+
+
+def test_the_listing_shows_every_document_with_its_kind_oldest_first(
+    owner: TestClient, application_id: int
+) -> None:
+    cv = upload(owner, application_id, pdf_bytes(), filename="cv.pdf", kind="cv").json()
+    letter = upload(owner, application_id, odt_bytes(), filename="lettre.odt", kind="letter").json()
+    photo = upload(owner, application_id, jpeg_bytes(), filename="photo.jpg").json()
+
+    listing = owner.get(f"/applications/{application_id}/documents")
+
+    assert listing.status_code == 200
+    assert listing.json() == {"items": [cv, letter, photo]}
+    assert [d["kind"] for d in listing.json()["items"]] == ["cv", "letter", "other"]
+    assert set(cv) == {
+        "id",
+        "application_id",
+        "kind",
+        "media_type",
+        "filename",
+        "size_bytes",
+        "sha256",
+        "created_at",
+    }
+
+
+# Refusals leave nothing behind.
+
+
+def assert_nothing_kept(client: TestClient, application_id: int, storage: Path) -> None:
+    assert client.get(f"/applications/{application_id}/documents").json() == {"items": []}
+    assert stored_files(storage) == []
+
+
+@pytest.mark.parametrize("name", list(LIARS))
+def test_a_file_that_is_not_an_accepted_type_is_415_whatever_it_claims(
+    owner: TestClient, application_id: int, storage: Path, name: str
+) -> None:
+    answer = upload(owner, application_id, LIARS[name], filename="cv.pdf", content_type="application/pdf")
+
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_an_odt_whose_mimetype_member_names_another_type_is_415(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    lying = odt_bytes(b"application/vnd.oasis.opendocument.text-template")
+    assert_problem(upload(owner, application_id, lying, filename="cv.odt"), 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_six_mebibyte_upload_is_413_and_leaves_nothing(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    answer = upload(owner, application_id, pdf_bytes(6 * MIB))
+
+    assert_problem(answer, 413, "payload_too_large")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_file_under_the_body_limit_but_over_five_mebibytes_is_413_from_the_document_limit(
+    owner: TestClient, application_id: int, storage: Path, settings: Settings
+) -> None:
+    content = pdf_bytes(MAX + MIB // 2)
+    assert len(content) + 1024 < settings.max_body_bytes  # the middleware lets this body through
+
+    answer = upload(owner, application_id, content)
+
+    body = assert_problem(answer, 413, "payload_too_large")
+    assert str(MAX) in body["detail"]
+    assert answer.headers["connection"] == "close"
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_one_byte_over_five_mebibytes_is_413(owner: TestClient, application_id: int, storage: Path) -> None:
+    assert_problem(upload(owner, application_id, pdf_bytes(MAX + 1)), 413, "payload_too_large")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_exactly_five_mebibytes_is_accepted(owner: TestClient, application_id: int, storage: Path) -> None:
+    content = pdf_bytes(MAX)
+
+    answer = upload(owner, application_id, content)
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["size_bytes"] == MAX
+    assert [path.read_bytes() == content for path in stored_files(storage)] == [True]
+
+
+def test_the_limit_stops_reading_the_body_as_soon_as_it_is_passed(tmp_path: Path) -> None:
+    boundary = "b0undary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.pdf"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+    pulled = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        yield head + b"%PDF-1.4\n"
+        for _ in range(100):  # 100 MiB offered
+            pulled += 1
+            yield b"x" * MIB
+
+    async def run() -> None:
+        await document_service.receive_document(
+            None,  # type: ignore[arg-type]  # never reached: the body is refused first
+            ApplicationStub(),  # type: ignore[arg-type]
+            body(),
+            content_type=f"multipart/form-data; boundary={boundary}",
+            storage_dir=tmp_path,
+            now=None,  # type: ignore[arg-type]
+        )
+
+    with pytest.raises(PayloadTooLarge):
+        anyio.run(run)
+    assert pulled == 5  # 5 MiB + the header: the sixth mebibyte is never asked for
+    assert stored_files(tmp_path) == []
+
+
+class ApplicationStub:
+    id = 1
+
+
+def test_a_body_without_a_file_part_is_422(owner: TestClient, application_id: int, storage: Path) -> None:
+    # A multipart body whose only part is the `kind` field.
+    answer = owner.post(f"/applications/{application_id}/documents", files={"kind": (None, "cv")})
+    assert_problem(answer, 422, "validation_error")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_body_that_is_not_multipart_is_415(owner: TestClient, application_id: int, storage: Path) -> None:
+    answer = owner.post(f"/applications/{application_id}/documents", json={"file": "JVBERi0="})
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_an_unknown_kind_is_422_and_leaves_nothing(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    answer = upload(owner, application_id, pdf_bytes(), kind="passport")
+    body = assert_problem(answer, 422, "validation_error")
+    assert body["errors"][0]["loc"] == ["body", "kind"]
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_malformed_multipart_body_is_422(owner: TestClient, application_id: int, storage: Path) -> None:
+    answer = owner.post(
+        f"/applications/{application_id}/documents",
+        content=b"--xyz\r\nthis is not a part header\r\n\r\n%PDF",
+        headers={"Content-Type": "multipart/form-data; boundary=xyz"},
+    )
+    assert answer.status_code in (415, 422), answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_no_database_lock_is_held_while_the_file_streams_in(
+    app: FastAPI, owner: TestClient, application_id: int
+) -> None:
+    boundary = "l0ck"
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cv.pdf"\r\n\r\n'.encode(),
+        pdf_bytes(),
+        f"\r\n--{boundary}--\r\n".encode(),
+    ]
+    writes_during_upload: list[str] = []
+
+    def body() -> Iterator[bytes]:
+        yield parts[0]
+        # Another request's write, while this upload is still arriving: it must not wait.
+        with open_session(app.state.engine, write=True) as db:
+            db.execute(text("UPDATE user_account SET full_name = full_name WHERE id = 0"))
+            db.commit()
+        writes_during_upload.append("done")
+        yield parts[1]
+        yield parts[2]
+
+    started = time.monotonic()
+    answer = owner.post(
+        f"/applications/{application_id}/documents",
+        content=body(),
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(sum(len(part) for part in parts)),
+        },
+    )
+
+    assert answer.status_code == 201, answer.text
+    assert writes_during_upload == ["done"]
+    assert time.monotonic() - started < 2  # not a write that waited out the lock timeout
+
+
+# Who may see and add documents.
+
+
+@pytest.fixture
+def document_id(owner: TestClient, application_id: int) -> int:
+    answer = upload(owner, application_id, pdf_bytes(), kind="cv")
+    assert answer.status_code == 201, answer.text
+    document: int = answer.json()["id"]
+    return document
+
+
+def test_the_secretariat_lists_downloads_and_adds_documents(
+    secretariat: TestClient, application_id: int, document_id: int
+) -> None:
+    listing = secretariat.get(f"/applications/{application_id}/documents").json()
+    assert [d["id"] for d in listing["items"]] == [document_id]
+    download = secretariat.get(f"/applications/{application_id}/documents/{document_id}")
+    assert (download.status_code, download.content) == (200, pdf_bytes())
+    added = upload(secretariat, application_id, png_bytes(), filename="scan-courrier.png")
+    assert added.status_code == 201, added.text
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_anyone_else_gets_404_on_every_document_endpoint(
+    make_user: UserFactory, application_id: int, document_id: int, storage: Path, role: str
+) -> None:
+    stranger = make_user(role)
+    base = f"/applications/{application_id}/documents"
+
+    assert_problem(stranger.get(base), 404, "not_found")
+    assert_problem(stranger.get(f"{base}/{document_id}"), 404, "not_found")
+    assert_problem(upload(stranger, application_id, pdf_bytes()), 404, "not_found")
+    assert len(stored_files(storage)) == 1  # the owner's document only
+
+
+def test_anonymous_callers_get_401_on_every_document_endpoint(
+    anonymous: TestClient, application_id: int, document_id: int
+) -> None:
+    base = f"/applications/{application_id}/documents"
+    assert_unauthorized(anonymous.get(base))
+    assert_unauthorized(anonymous.get(f"{base}/{document_id}"))
+    assert_unauthorized(upload(anonymous, application_id, pdf_bytes()))
+
+
+def test_an_unknown_application_or_a_document_of_another_application_is_404(
+    app: FastAPI,
+    secretariat: TestClient,
+    owner: TestClient,
+    application_id: int,
+    document_id: int,
+    clock: FixedClock,
+) -> None:
+    other_session = published_session(secretariat, title="Les ateliers des cultures numériques #4")
+    other_id = insert_application(
+        app.state.engine, session_id=other_session["id"], applicant_id=owner.user["id"], now=clock.now()
+    )
+    assert_problem(owner.get("/applications/999999/documents"), 404, "not_found")
+    assert_problem(upload(owner, 999999, pdf_bytes()), 404, "not_found")
+    assert_problem(owner.get(f"/applications/{other_id}/documents/{document_id}"), 404, "not_found")
+    assert_problem(owner.get(f"/applications/{application_id}/documents/999999"), 404, "not_found")
+
+
+# The name the uploader gave never steers a header or a path.
+
+HOSTILE = 'a"b\r\nX: y/../é.pdf'
+
+
+def assert_safe_disposition(header: str) -> tuple[str, str]:
+    """The header has the two forms and nothing that could break out of them; returns both names."""
+    assert "\r" not in header and "\n" not in header
+    prefix, rest = header.split('filename="', 1)
+    assert prefix == "attachment; "
+    fallback, rest = rest.split('"; ', 1)
+    assert all(ch.isascii() and (ch.isalnum() or ch in "._()+ -") for ch in fallback), fallback
+    assert rest.startswith("filename*=UTF-8''")
+    encoded = rest.removeprefix("filename*=UTF-8''")
+    assert all(ch.isascii() and (ch.isalnum() or ch in "%._-~") for ch in encoded), encoded
+    utf8_name = unquote(encoded)
+    assert not any(ch in utf8_name for ch in '\r\n"/\\') and all(ord(ch) >= 0x20 for ch in utf8_name)
+    return fallback, utf8_name
+
+
+def test_a_hostile_filename_is_cleaned_on_upload(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    answer = upload(owner, application_id, pdf_bytes(), filename=HOSTILE)
+
+    assert answer.status_code == 201, answer.text
+    # The client percent-encodes `"` and CR LF (HTML5 forms); the server keeps the last path component.
+    assert answer.json()["filename"] == "é.pdf"
+    download = owner.get(f"/applications/{application_id}/documents/{answer.json()['id']}")
+    assert "x" not in download.headers
+    assert assert_safe_disposition(download.headers["content-disposition"]) == ("e.pdf", "é.pdf")
+    assert all("é" not in path.name and ".." not in path.name for path in stored_files(storage))
+
+
+def test_raw_quotes_controls_and_backslashes_in_a_multipart_filename_are_removed(
+    owner: TestClient, application_id: int
+) -> None:
+    boundary = "r4w"
+    # A quoted-string with an escaped quote, a tab, an escape character and a Windows path.
+    disposition = 'form-data; name="file"; filename="C:\\\\temp\\\\..\\\\a\\"b\tc\x1bd.pdf"'
+    body = (
+        f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        + pdf_bytes()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    answer = owner.post(
+        f"/applications/{application_id}/documents",
+        content=body,
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["filename"] == 'a"bcd.pdf'
+    download = owner.get(f"/applications/{application_id}/documents/{answer.json()['id']}")
+    assert assert_safe_disposition(download.headers["content-disposition"]) == ("a_bcd.pdf", "a_bcd.pdf")
+
+
+def test_the_download_header_is_safe_even_for_a_stored_name_that_was_never_cleaned(
+    app: FastAPI, owner: TestClient, application_id: int, document_id: int
+) -> None:
+    with open_session(app.state.engine, write=True) as db:
+        document = db.get(ApplicationDocument, document_id)
+        assert document is not None
+        document.filename = HOSTILE
+        db.commit()
+
+    download = owner.get(f"/applications/{application_id}/documents/{document_id}")
+
+    assert download.status_code == 200
+    assert "x" not in download.headers
+    fallback, utf8_name = assert_safe_disposition(download.headers["content-disposition"])
+    assert utf8_name == "a_bX: y_.._é.pdf"
+    assert fallback == "a_bX_ y_.._e.pdf"
+
+
+# The worker sweeps files that no row names.
+
+
+def age(path: Path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_the_sweep_removes_old_unnamed_files_and_stray_partial_uploads_only(
+    app: FastAPI, owner: TestClient, application_id: int, document_id: int, storage: Path, clock: FixedClock
+) -> None:
+    folder = document_service.documents_folder(storage)
+    (referenced,) = stored_files(storage)
+    orphan = folder / "0123456789abcdef0123456789abcdef.pdf"
+    partial = folder / "fedcba9876543210fedcba9876543210.part"
+    recent = folder / "00000000000000000000000000000000.pdf"
+    for path in (orphan, partial, recent):
+        path.write_bytes(pdf_bytes())
+    now = clock.now()
+    for path in (referenced, orphan, partial):
+        os.utime(path, ((now - timedelta(hours=2)).timestamp(),) * 2)
+    os.utime(recent, ((now - timedelta(minutes=5)).timestamp(),) * 2)
+
+    with open_session(app.state.engine, write=False) as db:
+        removed = document_service.remove_orphan_files(db, storage_dir=storage, now=now)
+
+    assert removed == 2
+    assert stored_files(storage) == sorted([referenced, recent])
+
+
+@pytest.fixture
+def ateliers(settings: Settings, monkeypatch: pytest.MonkeyPatch):
+    """Run `ateliers ARGS...` against this test's database and storage."""
+    monkeypatch.setenv("ATELIERS_ENV", "test")
+    monkeypatch.setenv("ATELIERS_SECRET_KEY", TEST_SECRET_KEY)
+    monkeypatch.setenv("ATELIERS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("ATELIERS_STORAGE_DIR", settings.storage_dir)
+    get_settings.cache_clear()
+    yield ateliers_cli
+    get_settings.cache_clear()
+
+
+def test_ateliers_worker_deletes_an_orphan_file_and_keeps_a_referenced_one(
+    ateliers, owner: TestClient, application_id: int, document_id: int, storage: Path, capsys
+) -> None:
+    (referenced,) = stored_files(storage)
+    # A crash between writing a file and committing its row leaves exactly this.
+    orphan = document_service.documents_folder(storage) / "0123456789abcdef0123456789abcdef.docx"
+    orphan.write_bytes(docx_bytes())
+    age(orphan, 2 * 3600)
+    age(referenced, 2 * 3600)
+
+    assert ateliers(["worker", "--once"]) == 0
+
+    assert "removed 1 orphan document files" in capsys.readouterr().out
+    assert stored_files(storage) == [referenced]
+    download = owner.get(f"/applications/{application_id}/documents/{document_id}")
+    assert download.content == pdf_bytes()
