@@ -1,5 +1,7 @@
 """ASGI middleware: request ids and logs, security headers, body size limit, CORS for public reads."""
 
+import base64
+import hashlib
 import logging
 import re
 import time
@@ -18,6 +20,44 @@ _PUBLIC_READS = re.compile(
     r"^/api/v1/(sessions|sessions\.ics|sessions/[^/]+|discounts|discounts/[^/]+"
     r"|certificates/verify/[^/]+|embed/sessions\.js)$"
 )
+
+# The API answers data, never pages: nothing in an answer may load, run or be framed.
+API_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+API_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode()),
+]
+_SECURITY_HEADER_NAMES = {name for name, _ in API_SECURITY_HEADERS} | {b"x-request-id"}
+_LOCKED_DOWN = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The documentation pages FastAPI serves, each allowed what its HTML and scripts load; `{scripts}`
+# becomes the hashes of the page's own inline scripts.
+_DOCS_POLICIES = {
+    "/docs": (
+        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
+        "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; {_LOCKED_DOWN}"
+    ),
+    "/docs/oauth2-redirect": f"default-src 'none'; script-src {{scripts}}; {_LOCKED_DOWN}",
+    "/redoc": (
+        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
+        "style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; worker-src blob:; "
+        f"{_LOCKED_DOWN}"
+    ),
+}
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def docs_content_security_policy(path: str, html: bytes) -> str:
+    """The policy of a documentation page, allowing exactly the inline scripts it carries."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+    return re.sub(" +", " ", _DOCS_POLICIES[path].format(scripts=hashes))
 
 
 class RequestContextMiddleware:
@@ -38,22 +78,34 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
 
+        docs_page = scope["path"] in _DOCS_POLICIES
+        held: list[Message] = []
+
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
                 headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in (b"x-content-type-options", b"referrer-policy", b"x-request-id")
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _SECURITY_HEADER_NAMES
                 ]
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                headers += [*API_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
                 message = {**message, "headers": headers}
+                if docs_page:
+                    held.append(message)  # its policy depends on the page's scripts
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *body = held
+                html = b"".join(part.get("body", b"") for part in body)
+                policy = docs_content_security_policy(scope["path"], html)
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-security-policy"]
+                await send({**start, "headers": [*headers, (b"content-security-policy", policy.encode())]})
+                for message in body:
+                    await send(message)
+                return
             await send(message)
 
         try:

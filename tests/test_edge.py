@@ -5,6 +5,8 @@ The attacks that only a real server meets go over raw sockets to `ateliers serve
 (the `live_server` fixture, with 2-second deadlines); every loop is bounded in count and time.
 """
 
+import base64
+import hashlib
 import io
 import json
 import logging
@@ -14,10 +16,13 @@ import socket
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from api.config import Settings
 from api.observability import JsonFormatter, TextFormatter
 from tests.conftest import LIVE_BODY_TIMEOUT_SECONDS, LIVE_HEADER_TIMEOUT_SECONDS, LiveServer
 
@@ -130,3 +135,69 @@ def test_control_characters_are_escaped_in_every_log_format(
         assert json.loads(line)["path"] == "/api/v1/séance\r\nINFO forged\x7f\x85\u2028\u2029end"
     else:
         assert "/api/v1/séance\\r\\nINFO forged\\x7f\\x85\\u2028\\u2029end 404" in line
+
+
+# Content-Security-Policy
+
+
+def _policy(answer: httpx.Response) -> dict[str, list[str]]:
+    directives = [d.split() for d in answer.headers["content-security-policy"].split(";") if d.strip()]
+    return {name: sources for name, *sources in directives}
+
+
+def test_api_answers_carry_a_policy_that_allows_nothing(anonymous: TestClient, settings: Settings) -> None:
+    answers = [
+        anonymous.get("/sessions"),
+        anonymous.get("/no-such-resource"),
+        anonymous.post("/sessions", content=b"x" * (settings.max_body_bytes + 1), headers=JSON),
+        anonymous.get("http://testserver/openapi.json"),
+    ]
+    assert [a.status_code for a in answers] == [200, 404, 413, 200]
+    for answer in answers:
+        policy = _policy(answer)
+        assert policy["default-src"] == ["'none'"]
+        assert policy["frame-ancestors"] == ["'none'"]
+        assert policy["base-uri"] == ["'none'"]
+
+
+def _inline_script_hashes(html: str) -> list[str]:
+    scripts = re.findall(r"<script>(.*?)</script>", html, re.DOTALL)
+    return [f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in scripts]
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def test_swagger_ui_is_allowed_what_it_loads_and_its_own_script_only(anonymous: TestClient) -> None:
+    answer = anonymous.get("http://testserver/docs")
+    html = answer.text
+    policy = _policy(answer)
+    assert policy["default-src"] == ["'none'"]
+    [script_url] = re.findall(r'<script src="([^"]+)"', html)
+    [stylesheet] = re.findall(r'<link type="text/css" rel="stylesheet" href="([^"]+)"', html)
+    [icon] = re.findall(r'<link rel="shortcut icon" href="([^"]+)"', html)
+    hashes = _inline_script_hashes(html)
+    assert len(hashes) == 1
+    assert sorted(policy["script-src"]) == sorted([_origin(script_url), *hashes])
+    assert _origin(stylesheet) in policy["style-src"]
+    assert _origin(icon) in policy["img-src"]
+    assert policy["connect-src"] == ["'self'"]  # the schema, and "Try it out"
+    assert policy["frame-ancestors"] == ["'none'"]
+
+    redirect = anonymous.get("http://testserver/docs/oauth2-redirect")
+    assert _policy(redirect)["script-src"] == _inline_script_hashes(redirect.text)
+
+
+def test_redoc_is_allowed_what_it_loads(anonymous: TestClient) -> None:
+    answer = anonymous.get("http://testserver/redoc")
+    policy = _policy(answer)
+    [script_url] = re.findall(r'<script src="([^"]+)"', answer.text)
+    [fonts] = re.findall(r'<link href="([^"]+)" rel="stylesheet">', answer.text)
+    assert policy["script-src"] == [_origin(script_url)]
+    assert _origin(fonts) in policy["style-src"]
+    assert "'unsafe-inline'" in policy["style-src"]  # its own <style> and the ones Redoc injects
+    assert policy["font-src"] == ["https://fonts.gstatic.com"]
+    assert policy["worker-src"] == ["blob:"]  # Redoc's search runs in a worker made from a blob
+    assert policy["connect-src"] == ["'self'"]
