@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids and logs, security headers, body size limit, CORS for public reads."""
+"""ASGI middleware: request ids and logs, security headers, body size limits, public CORS."""
 
 import base64
 import hashlib
@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problem import problem_response
+from api.problem import EdgeRefusal, edge_refusal_response, problem_response
 
 logger = logging.getLogger("ateliers.requests")
 
@@ -110,6 +110,9 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except EdgeRefusal as refusal:
+            if not response_started:
+                await edge_refusal_response(refusal)(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if not response_started:
@@ -131,54 +134,49 @@ class RequestContextMiddleware:
             )
 
 
+class BodyTooLarge(EdgeRefusal):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request body exceeds {max_bytes} bytes.")
+
+
+async def receive_at_most(max_bytes: int, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Runs `app` on a request whose body may hold at most `max_bytes`: a larger Content-Length is
+    refused before a byte is read, a chunked body as soon as it grows past the limit (413)."""
+    declared = dict(scope["headers"]).get(b"content-length")
+    if declared is not None:
+        if not declared.isdigit() or int(declared) > max_bytes:
+            raise BodyTooLarge(max_bytes)
+        # The server delivers no more than the declared length.
+        await app(scope, receive, send)
+        return
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge(max_bytes)
+        return message
+
+    await app(scope, receive_within_limit, send)
+
+
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, from Content-Length or while a chunked body streams in."""
+    """Refuses bodies over the service's limit with 413, whatever the path; routes set tighter limits."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        # No length given: read at most the limit before the app sees anything.
-        messages: list[Message] = []
-        received = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = problem_response(
-            413,
-            "payload_too_large",
-            f"The request body exceeds {self.max_bytes} bytes.",
-            title="Request body too large",
-            headers={"Connection": "close"},
-        )
-        await answer(scope, receive, send)
+        await receive_at_most(self.max_bytes, self.app, scope, receive, send)
 
 
 class PublicReadCorsMiddleware:

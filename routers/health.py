@@ -6,9 +6,10 @@ from pydantic import BaseModel
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from api.body_limits import BoundedBodyRoute
 from api.problem import problem_response, problem_responses
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=BoundedBodyRoute)
 
 
 class Health(BaseModel):

@@ -6,6 +6,7 @@ The attacks that only a real server meets go over raw sockets to `ateliers serve
 """
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -14,17 +15,23 @@ import re
 import select
 import socket
 import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
+from fastapi import FastAPI, UploadFile
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
+from api.body_limits import BoundedBodyRoute
 from api.config import Settings
 from api.observability import JsonFormatter, TextFormatter
 from tests.conftest import LIVE_BODY_TIMEOUT_SECONDS, LIVE_HEADER_TIMEOUT_SECONDS, LiveServer
+from tests.problems import assert_problem
 
 # Long enough for any deadline of the live server to pass, short enough to fail fast without one.
 CUT_OFF_WITHIN = 4 * max(LIVE_HEADER_TIMEOUT_SECONDS, LIVE_BODY_TIMEOUT_SECONDS)
@@ -201,3 +208,128 @@ def test_redoc_is_allowed_what_it_loads(anonymous: TestClient) -> None:
     assert policy["font-src"] == ["https://fonts.gstatic.com"]
     assert policy["worker-src"] == ["blob:"]  # Redoc's search runs in a worker made from a blob
     assert policy["connect-src"] == ["'self'"]
+
+
+# Request bodies: limits
+
+
+def test_a_body_over_the_route_limit_is_refused_before_it_is_read(live_server: LiveServer) -> None:
+    # 5 MB is under the service-wide limit, but no refresh token is that long: no body byte is sent.
+    with _connect(live_server) as sock:
+        sock.sendall(_json_head("/api/v1/auth/refresh", 5_000_000))
+        answer = _until_closed(sock)
+    assert _status(answer) == 413
+    assert _problem(answer)["code"] == "payload_too_large"
+
+
+def test_oversized_bodies_at_once_are_all_refused_and_health_still_answers(live_server: LiveServer) -> None:
+    start = _json_head("/api/v1/auth/refresh", 5_000_000) + b'{"refresh_token": "' + b"a" * 65536
+
+    def attack(_: int) -> int:
+        with _connect(live_server) as sock:
+            with contextlib.suppress(OSError):  # refused while still sending
+                sock.sendall(start)
+            return _status(_until_closed(sock))
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = pool.map(attack, range(10))
+        health = httpx.get(f"{live_server.url}/healthz", timeout=5)
+        assert list(statuses) == [413] * 10
+    assert health.status_code == 200
+
+
+def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a tree
+        if included is not None:
+            yield from _api_routes(included.routes)
+
+
+def test_every_route_has_a_body_limit_of_its_own(app: FastAPI) -> None:
+    routes = list(_api_routes(app.routes))
+    assert len(routes) > 20
+    assert [r.name for r in routes if not isinstance(r, BoundedBodyRoute)] == []
+    by_name = {route.name: route for route in routes if isinstance(route, BoundedBodyRoute)}
+    for name in ("register", "log_in", "refresh_tokens", "log_out"):
+        limit = by_name[name].max_body_bytes
+        assert limit is not None and limit <= 16 * 1024, (name, limit)
+
+
+# A character of three bytes in UTF-8: six once escaped in JSON, nine once percent-encoded in a form.
+WIDE = "€"
+_FORMATTED = {
+    "date": "2016-03-07",
+    "date-time": "2016-03-07T09:30:00.000000+01:00",
+    "time": "09:30:00.000000",
+}
+
+
+def _largest_value(schema: dict[str, Any]) -> Any:
+    """The value with the longest encoding that a JSON schema allows, by its declared bounds."""
+    if "$ref" in schema:
+        return _largest_value(OPENAPI["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]])
+    if "const" in schema:
+        return schema["const"]
+    choices = schema.get("enum") or [_largest_value(s) for s in schema.get("anyOf", schema.get("oneOf", []))]
+    if choices:
+        return max(choices, key=lambda value: len(json.dumps(value)))
+    kind = schema.get("type")
+    if kind == "string":
+        return WIDE * schema["maxLength"] if "maxLength" in schema else _FORMATTED[schema["format"]]
+    if kind == "integer":
+        return max(schema.get("minimum", -(2**63)), schema.get("maximum", 0), key=lambda n: len(str(n)))
+    if kind == "number":
+        return -1.7976931348623157e308
+    if kind == "boolean":
+        return False
+    if kind == "null":
+        return None
+    if kind == "array":
+        return [_largest_value(schema["items"])] * schema["maxItems"]
+    if kind == "object":
+        assert not schema.get("additionalProperties"), schema
+        return {name: _largest_value(value) for name, value in schema.get("properties", {}).items()}
+    raise AssertionError(f"no bound in {schema}")
+
+
+_BODIES = [
+    (method.upper(), path, operation)
+    for path, item in OPENAPI["paths"].items()
+    for method, operation in item.items()
+    if "requestBody" in operation
+]
+
+
+@pytest.mark.parametrize(("method", "path", "operation"), _BODIES, ids=[f"{m} {p}" for m, p, _ in _BODIES])
+def test_the_largest_valid_body_of_every_route_is_accepted(
+    app: FastAPI, anonymous: TestClient, settings: Settings, method: str, path: str, operation: dict[str, Any]
+) -> None:
+    [(media_type, content)] = operation["requestBody"]["content"].items()
+    largest = _largest_value(content["schema"])
+    if media_type == "application/json":
+        body = json.dumps(largest).encode()
+    else:
+        assert media_type == "application/x-www-form-urlencoded", media_type
+        body = urlencode({k: v for k, v in largest.items() if v is not None}).encode()
+    routes = {route.name: route for route in _api_routes(app.routes)}
+    limit = getattr(routes[operation["operationId"]], "max_body_bytes", None) or settings.max_body_bytes
+    assert min(limit, settings.max_body_bytes) >= len(body)
+    url = "http://testserver" + re.sub(r"\{[^}]+\}", "1", path)
+    answer = anonymous.request(method, url, content=body, headers={"content-type": media_type})
+    assert answer.status_code != 413, answer.text
+
+
+def test_a_multipart_form_with_too_many_fields_is_a_validation_error(
+    app: FastAPI, anonymous: TestClient
+) -> None:
+    async def receive_document(file: UploadFile) -> dict[str, str]:
+        return {"name": file.filename or ""}
+
+    app.add_api_route("/api/v1/documents", receive_document, methods=["POST"])
+    fields = {f"field{i}": "x" for i in range(1001)}
+    files = {"file": ("cv.pdf", b"%PDF-1.4 ...", "application/pdf")}
+    body = assert_problem(anonymous.post("/documents", data=fields, files=files), 422, "validation_error")
+    assert body["errors"][0]["loc"] == ["body"]
+    assert anonymous.post("/documents", files=files).status_code == 200
