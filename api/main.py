@@ -14,6 +14,7 @@ from api.db import build_engine
 from api.deps import require_actor
 from api.http_cache import RenderedCache
 from api.middleware import (
+    BodyDeadlineMiddleware,
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
     PublicReadCorsMiddleware,
@@ -134,6 +135,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(PublicReadCorsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyDeadlineMiddleware,
+        idle_seconds=settings.body_timeout_seconds,
+        min_bytes_per_second=settings.body_min_bytes_per_second,
+    )
     app.add_middleware(RequestContextMiddleware)
     return app
 

@@ -1,5 +1,6 @@
-"""ASGI middleware: request ids and logs, security headers, body size limits, public CORS."""
+"""ASGI middleware: request ids and logs, security headers, body limits and deadlines, public CORS."""
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -141,6 +142,13 @@ class BodyTooLarge(EdgeRefusal):
         super().__init__(f"The request body exceeds {max_bytes} bytes.")
 
 
+class BodyTimedOut(EdgeRefusal):
+    status, code, title = 408, "request_timeout", "Request timeout"
+
+    def __init__(self) -> None:
+        super().__init__("The request body was not received in time.")
+
+
 async def receive_at_most(max_bytes: int, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
     """Runs `app` on a request whose body may hold at most `max_bytes`: a larger Content-Length is
     refused before a byte is read, a chunked body as soon as it grows past the limit (413)."""
@@ -177,6 +185,52 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         await receive_at_most(self.max_bytes, self.app, scope, receive, send)
+
+
+class BodyDeadlineMiddleware:
+    """Cuts off a body that stalls or trickles with 408: each read must come within `idle_seconds`,
+    and the whole body within `idle_seconds` plus its length at `min_bytes_per_second`."""
+
+    def __init__(self, app: ASGIApp, *, idle_seconds: float, min_bytes_per_second: int) -> None:
+        self.app = app
+        self.idle_seconds = idle_seconds
+        self.min_bytes_per_second = min_bytes_per_second
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
+        if declared in (None, b"0") and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body to wait for
+            return
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        received = 0
+        complete = False
+
+        async def receive_in_time() -> Message:
+            nonlocal received, complete
+            if complete:
+                return await receive()  # past the body, only a disconnect comes: not the client's delay
+            # A chunked body earns its time as it arrives; a declared one has it from the start.
+            earned = (received if length is None else length) / self.min_bytes_per_second
+            allowance = self.idle_seconds + earned
+            wait = min(self.idle_seconds, started + allowance - loop.time())
+            if wait <= 0:
+                raise BodyTimedOut()
+            try:
+                async with asyncio.timeout(wait):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut() from None
+            received += len(message.get("body", b""))
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        await self.app(scope, receive_in_time, send)
 
 
 class PublicReadCorsMiddleware:

@@ -333,3 +333,35 @@ def test_a_multipart_form_with_too_many_fields_is_a_validation_error(
     body = assert_problem(anonymous.post("/documents", data=fields, files=files), 422, "validation_error")
     assert body["errors"][0]["loc"] == ["body"]
     assert anonymous.post("/documents", files=files).status_code == 200
+
+
+# Request bodies: deadlines
+
+
+def test_a_half_sent_body_is_answered_408(live_server: LiveServer) -> None:
+    with _connect(live_server) as sock:
+        sock.sendall(_json_head("/api/v1/auth/refresh", 100) + b'{"refresh')
+        answer = _until_closed(sock)
+    assert _status(answer) == 408
+    assert b"connection: close" in answer.lower()
+    assert _problem(answer)["code"] == "request_timeout"
+
+
+def test_a_trickled_body_is_cut_off_but_a_slow_steady_upload_is_not(live_server: LiveServer) -> None:
+    # 1 KiB at a byte every quarter second: the deadline is the idle timeout, whatever the pace.
+    with _connect(live_server) as sock:
+        sock.sendall(_json_head("/api/v1/auth/refresh", 1024))
+        sent = _trickle(sock, [b" "] * 48, every=0.25)
+        answer = _until_closed(sock)
+    assert sent < 48, "the server waited for the whole trickled body"
+    assert _status(answer) == 408
+
+    # 320 KiB in 16 KiB pieces over about 4 s, twice the idle timeout: its length earns it the time.
+    body = json.dumps({"description": "x" * (320 * 1024)}).encode()
+    pieces = [body[i : i + 16384] for i in range(0, len(body), 16384)]
+    with _connect(live_server) as sock:
+        sock.sendall(_json_head("/api/v1/sessions", len(body), Connection="close"))
+        sent = _trickle(sock, pieces, every=0.2)
+        answer = _until_closed(sock)
+    assert sent == len(pieces)
+    assert _status(answer) == 401  # read whole, then refused for want of a token
