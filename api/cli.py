@@ -107,6 +107,8 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # httptools with limits on request heads (api/server.py); by import string for --workers.
+        http="api.server:BoundedHttpToolsProtocol",
         access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,

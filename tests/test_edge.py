@@ -26,6 +26,7 @@ import pytest
 from fastapi import FastAPI, UploadFile
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from api.body_limits import BoundedBodyRoute
 from api.config import Settings
@@ -365,3 +366,75 @@ def test_a_trickled_body_is_cut_off_but_a_slow_steady_upload_is_not(live_server:
         answer = _until_closed(sock)
     assert sent == len(pieces)
     assert _status(answer) == 401  # read whole, then refused for want of a token
+
+
+# Request heads
+
+
+def test_a_huge_request_head_is_refused_without_being_buffered(live_server: LiveServer) -> None:
+    httpx.get(f"{live_server.url}/healthz")  # everything a request loads is loaded
+    before = _rss_bytes(live_server.pid)
+    sent = 0
+    with _connect(live_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ")
+        deadline = time.monotonic() + 10
+        while sent < 50 * MIB and time.monotonic() < deadline:
+            try:
+                sock.sendall(b"a" * 65536)
+            except OSError:
+                break  # the server stopped reading and closed
+            sent += 65536
+        answer = _until_closed(sock)
+    assert sent < 50 * MIB, "the server read a 50 MiB header"
+    if answer:
+        assert _status(answer) == 431
+        assert _problem(answer)["code"] == "headers_too_large"
+    assert _rss_bytes(live_server.pid) - before < 10 * MIB
+    assert httpx.get(f"{live_server.url}/healthz").status_code == 200
+
+
+def test_a_head_sent_a_line_at_a_time_is_cut_off(live_server: LiveServer) -> None:
+    lines = [b"X-Trickle: 1\r\n"] * 24
+    with _connect(live_server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        sent = _trickle(sock, lines, every=0.5)
+        answer = _until_closed(sock)
+    assert sent < len(lines), "the server waited for the whole trickled head"
+    assert _status(answer) == 408
+    assert _problem(answer)["code"] == "request_timeout"
+
+
+def test_a_keep_alive_connection_cannot_trickle_its_next_head(live_server: LiveServer) -> None:
+    lines = [b"X-Trickle: 1\r\n"] * 24
+    with _connect(live_server) as sock:
+        sock.sendall(_request_head("GET", "/healthz"))
+        first = b""
+        while not first.endswith(b'{"status":"ok"}'):
+            chunk = sock.recv(4096)
+            assert chunk, "the first request was not answered"
+            first += chunk
+        # The first byte of the next request stops uvicorn's keep-alive timer; the head deadline starts.
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        sent = _trickle(sock, lines, every=0.5)
+        answer = _until_closed(sock)
+    assert sent < len(lines), "the server waited for the whole trickled head"
+    assert _status(answer) == 408
+
+
+def test_a_connection_that_sends_nothing_is_closed(live_server: LiveServer) -> None:
+    with _connect(live_server) as sock:
+        assert _until_closed(sock) == b""
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"max_header_bytes": 100},
+        {"header_timeout_seconds": 0},
+        {"body_timeout_seconds": 3600},
+        {"body_min_bytes_per_second": 1},
+    ],
+)
+def test_edge_settings_refuse_unsafe_values(setting: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Settings(**setting)
