@@ -88,6 +88,7 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             # Every operation may meet these, whatever it declares itself.
             if "requestBody" in operation:
+                responses.setdefault("408", _problem_ref("Request body not received in time"))
                 responses.setdefault("413", _problem_ref("Request body too large"))
             responses.setdefault("503", _problem_ref("Database unavailable"))
             responses.setdefault("500", _problem_ref("Unexpected error"))
