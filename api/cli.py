@@ -126,6 +126,8 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        # httptools with limits on request heads (api/server.py); by import string for --workers.
+        http="api.server:BoundedHttpToolsProtocol",
         access_log=False,
         # The app itself believes X-Forwarded-For from ATELIERS_TRUSTED_PROXIES only.
         proxy_headers=False,

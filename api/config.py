@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
 
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
+    # A request head must fit in this and arrive in this time (api/server.py, under `ateliers serve`).
+    max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
+    header_timeout_seconds: float = Field(default=10, ge=0.5, le=300)
+    # A body must keep coming, and come whole in this plus its length at the rate below.
+    body_timeout_seconds: float = Field(default=10, ge=0.5, le=300)
+    body_min_bytes_per_second: int = Field(default=64 * 1024, ge=1024)
     login_attempts_limit: int = Field(default=10, ge=1)
     login_attempts_window_minutes: int = Field(default=15, ge=1)
     database_timeout_seconds: int = Field(default=3, ge=1, le=60)

@@ -16,6 +16,7 @@ from api.db import build_engine
 from api.deps import require_actor
 from api.http_cache import RenderedCache
 from api.middleware import (
+    BodyDeadlineMiddleware,
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
     PublicReadCorsMiddleware,
@@ -92,6 +93,7 @@ def _problem_openapi(app: FastAPI) -> dict[str, Any]:
             responses = operation.setdefault("responses", {})
             # Every operation may meet these, whatever it declares itself.
             if "requestBody" in operation:
+                responses.setdefault("408", _problem_ref("Request body not received in time"))
                 responses.setdefault("413", _problem_ref("Request body too large"))
             responses.setdefault("503", _problem_ref("Database unavailable"))
             responses.setdefault("500", _problem_ref("Unexpected error"))
@@ -144,6 +146,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(PublicReadCorsMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyDeadlineMiddleware,
+        idle_seconds=settings.body_timeout_seconds,
+        min_bytes_per_second=settings.body_min_bytes_per_second,
+    )
     app.add_middleware(RequestContextMiddleware)
     if settings.trusted_proxy_list:
         # Outermost: every layer, the login counter and the log included, sees the real client.

@@ -1,5 +1,8 @@
-"""ASGI middleware: request ids and logs, security headers, body size limit, CORS for public reads."""
+"""ASGI middleware: request ids and logs, security headers, body limits and deadlines, public CORS."""
 
+import asyncio
+import base64
+import hashlib
 import logging
 import re
 import time
@@ -8,7 +11,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problem import problem_response
+from api.problem import EdgeRefusal, edge_refusal_response, problem_response
 
 logger = logging.getLogger("ateliers.requests")
 
@@ -18,6 +21,44 @@ _PUBLIC_READS = re.compile(
     r"^/api/v1/(sessions|sessions\.ics|sessions/[^/]+|discounts|discounts/[^/]+"
     r"|certificates/verify/[^/]+|embed/sessions\.js)$"
 )
+
+# The API answers data, never pages: nothing in an answer may load, run or be framed.
+API_CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+API_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy", API_CONTENT_SECURITY_POLICY.encode()),
+]
+_SECURITY_HEADER_NAMES = {name for name, _ in API_SECURITY_HEADERS} | {b"x-request-id"}
+_LOCKED_DOWN = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+# The documentation pages FastAPI serves, each allowed what its HTML and scripts load; `{scripts}`
+# becomes the hashes of the page's own inline scripts.
+_DOCS_POLICIES = {
+    "/docs": (
+        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
+        "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
+        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; {_LOCKED_DOWN}"
+    ),
+    "/docs/oauth2-redirect": f"default-src 'none'; script-src {{scripts}}; {_LOCKED_DOWN}",
+    "/redoc": (
+        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
+        "style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
+        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; worker-src blob:; "
+        f"{_LOCKED_DOWN}"
+    ),
+}
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def docs_content_security_policy(path: str, html: bytes) -> str:
+    """The policy of a documentation page, allowing exactly the inline scripts it carries."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(script).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(html)
+    )
+    return re.sub(" +", " ", _DOCS_POLICIES[path].format(scripts=hashes))
 
 
 class RequestContextMiddleware:
@@ -38,26 +79,41 @@ class RequestContextMiddleware:
         status = 500
         response_started = False
 
+        docs_page = scope["path"] in _DOCS_POLICIES
+        held: list[Message] = []
+
         async def send_with_headers(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 response_started = True
                 status = message["status"]
                 headers = [
-                    (k, v)
-                    for k, v in message.get("headers", [])
-                    if k.lower() not in (b"x-content-type-options", b"referrer-policy", b"x-request-id")
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _SECURITY_HEADER_NAMES
                 ]
-                headers += [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-request-id", request_id.encode()),
-                ]
+                headers += [*API_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
                 message = {**message, "headers": headers}
+                if docs_page:
+                    held.append(message)  # its policy depends on the page's scripts
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                start, *body = held
+                html = b"".join(part.get("body", b"") for part in body)
+                policy = docs_content_security_policy(scope["path"], html)
+                headers = [(k, v) for k, v in start["headers"] if k != b"content-security-policy"]
+                await send({**start, "headers": [*headers, (b"content-security-policy", policy.encode())]})
+                for message in body:
+                    await send(message)
+                return
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
+        except EdgeRefusal as refusal:
+            if not response_started:
+                await edge_refusal_response(refusal)(scope, receive, send_with_headers)
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if not response_started:
@@ -79,54 +135,102 @@ class RequestContextMiddleware:
             )
 
 
+class BodyTooLarge(EdgeRefusal):
+    status, code, title = 413, "payload_too_large", "Request body too large"
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"The request body exceeds {max_bytes} bytes.")
+
+
+class BodyTimedOut(EdgeRefusal):
+    status, code, title = 408, "request_timeout", "Request timeout"
+
+    def __init__(self) -> None:
+        super().__init__("The request body was not received in time.")
+
+
+async def receive_at_most(max_bytes: int, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Runs `app` on a request whose body may hold at most `max_bytes`: a larger Content-Length is
+    refused before a byte is read, a chunked body as soon as it grows past the limit (413)."""
+    declared = dict(scope["headers"]).get(b"content-length")
+    if declared is not None:
+        if not declared.isdigit() or int(declared) > max_bytes:
+            raise BodyTooLarge(max_bytes)
+        # The server delivers no more than the declared length.
+        await app(scope, receive, send)
+        return
+    received = 0
+
+    async def receive_within_limit() -> Message:
+        nonlocal received
+        message = await receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_bytes:
+                raise BodyTooLarge(max_bytes)
+        return message
+
+    await app(scope, receive_within_limit, send)
+
+
 class BodySizeLimitMiddleware:
-    """Refuses bodies over the limit with 413, from Content-Length or while a chunked body streams in."""
+    """Refuses bodies over the service's limit with 413, whatever the path; routes set tighter limits."""
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await receive_at_most(self.max_bytes, self.app, scope, receive, send)
+
+
+class BodyDeadlineMiddleware:
+    """Cuts off a body that stalls or trickles with 408: each read must come within `idle_seconds`,
+    and the whole body within `idle_seconds` plus its length at `min_bytes_per_second`."""
+
+    def __init__(self, app: ASGIApp, *, idle_seconds: float, min_bytes_per_second: int) -> None:
+        self.app = app
+        self.idle_seconds = idle_seconds
+        self.min_bytes_per_second = min_bytes_per_second
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
         declared = headers.get(b"content-length")
-        if declared is not None:
-            if not declared.isdigit() or int(declared) > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
+        if declared in (None, b"0") and b"transfer-encoding" not in headers:
+            await self.app(scope, receive, send)  # no body to wait for
             return
-        # No length given: read at most the limit before the app sees anything.
-        messages: list[Message] = []
+        length = int(declared) if declared is not None and declared.isdigit() else None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         received = 0
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
+        complete = False
+
+        async def receive_in_time() -> Message:
+            nonlocal received, complete
+            if complete:
+                return await receive()  # past the body, only a disconnect comes: not the client's delay
+            # A chunked body earns its time as it arrives; a declared one has it from the start.
+            earned = (received if length is None else length) / self.min_bytes_per_second
+            allowance = self.idle_seconds + earned
+            wait = min(self.idle_seconds, started + allowance - loop.time())
+            if wait <= 0:
+                raise BodyTimedOut()
+            try:
+                async with asyncio.timeout(wait):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimedOut() from None
             received += len(message.get("body", b""))
-            if received > self.max_bytes:
-                await self._refuse(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+            complete = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
 
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = problem_response(
-            413,
-            "payload_too_large",
-            f"The request body exceeds {self.max_bytes} bytes.",
-            title="Request body too large",
-            headers={"Connection": "close"},
-        )
-        await answer(scope, receive, send)
+        await self.app(scope, receive_in_time, send)
 
 
 class PublicReadCorsMiddleware:

@@ -2,7 +2,7 @@
 
 import logging
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ _CODES_BY_STATUS = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     412: "precondition_failed",
     413: "payload_too_large",
@@ -73,6 +74,29 @@ def problem_response(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+class EdgeRefusal(StarletteHTTPException):
+    """A request the edge refuses (body too large, body too slow), raised from `receive`.
+
+    As an HTTPException it passes through FastAPI's body parsing untouched and reaches the handlers;
+    RequestContextMiddleware answers it when it is raised outside them.
+    """
+
+    status: ClassVar[int]
+    code: ClassVar[str]
+    title: ClassVar[str]
+
+    def __init__(self, detail: str) -> None:
+        # The rest of the body is never read, so the connection cannot carry another request.
+        super().__init__(self.status, detail, headers={"Connection": "close"})
+
+
+def edge_refusal_response(refusal: EdgeRefusal) -> JSONResponse:
+    """The problem+json answer to a request refused at the edge."""
+    return problem_response(
+        refusal.status, refusal.code, refusal.detail, title=refusal.title, headers=dict(refusal.headers or {})
+    )
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries declaring the problems a route may answer."""
     return {
@@ -98,9 +122,13 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
-        # FastAPI's answer to a body it cannot decode (bad UTF-8, broken multipart).
-        msg = "The body could not be decoded."
+    if isinstance(exc, EdgeRefusal):
+        return edge_refusal_response(exc)
+    if exc.status_code == 400:
+        # Only body parsing raises a bare 400 here (FastAPI's decoder, Starlette's form limits).
+        msg = exc.detail if isinstance(exc.detail, str) else "The body could not be decoded."
+        if msg == "There was an error parsing the body":
+            msg = "The body could not be decoded."
         return problem_response(
             422, "validation_error", msg, title="Invalid request", errors=[{"loc": ["body"], "msg": msg}]
         )

@@ -8,12 +8,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request, Response, status
 from fastapi.responses import FileResponse
 
+from api.body_limits import BoundedBodyRoute
 from api.deps import ApplicationForUpload, ClockDep, DbSession, OwnedApplication, ResourceId, SettingsDep
 from api.problem import problem_responses
 from api.services import documents as document_service
 from models.application import ApplicationDocumentList, ApplicationDocumentPublic, DocumentKind
 
-router = APIRouter(prefix="/applications/{application_id}/documents", tags=["applications"])
+router = APIRouter(
+    prefix="/applications/{application_id}/documents", tags=["applications"], route_class=BoundedBodyRoute
+)
 
 _UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 
+from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
 from api.problem import problem_responses
 from api.services import auth as auth_service
@@ -13,8 +14,8 @@ from models.base import NO_NUL
 from models.credential import ApiKeyCreate, ApiKeyCreated, ApiKeyList, ApiKeyPublic, RefreshIn, TokenPair
 from models.user import UserPublic, UserRegister
 
-public_router = APIRouter(prefix="/auth", tags=["auth"])
-router = APIRouter(prefix="/auth", tags=["auth"])
+public_router = APIRouter(prefix="/auth", tags=["auth"], route_class=BoundedBodyRoute)
+router = APIRouter(prefix="/auth", tags=["auth"], route_class=BoundedBodyRoute)
 
 
 def _no_store(response: Response) -> None:

@@ -4,10 +4,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
+from api.body_limits import BoundedBodyRoute
 from api.problem import problem_response, problem_responses
 from api.services.operations import database_answers
 
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=BoundedBodyRoute)
 
 
 class Health(BaseModel):

@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
 from api.deps import (
     ClockDep,
@@ -39,8 +40,8 @@ from models.training_session import (
     TrainingSessionUpdate,
 )
 
-public_router = APIRouter(tags=["sessions"])
-router = APIRouter(tags=["sessions"])
+public_router = APIRouter(tags=["sessions"], route_class=BoundedBodyRoute)
+router = APIRouter(tags=["sessions"], route_class=BoundedBodyRoute)
 
 JSON = "application/json"
 ICALENDAR = "text/calendar; charset=utf-8"

@@ -4,12 +4,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, CurrentUser, DbSession, Secretariat, VisibleUser
 from api.problem import problem_responses
 from api.services import users as user_service
 from models.user import Role, UserCreate, UserPage, UserPublic, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], route_class=BoundedBodyRoute)
 
 
 @router.get("/me", response_model=UserPublic, summary="Who am I", responses=problem_responses(401))

@@ -4,11 +4,17 @@ and one HTTP client per role."""
 import os
 import secrets
 import shutil
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -177,3 +183,58 @@ def trainer(make_user: UserFactory) -> TestClient:
 @pytest.fixture
 def applicant(make_user: UserFactory) -> TestClient:
     return make_user(Role.applicant, full_name="Camille Candidate")
+
+
+# The edge deadlines of the live server: short, so that tests of slow clients stay short.
+LIVE_HEADER_TIMEOUT_SECONDS = 2
+LIVE_BODY_TIMEOUT_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    """`ateliers serve` running in a process of its own on 127.0.0.1."""
+
+    url: str
+    port: int
+    pid: int
+    log: Path  # its stderr, where the service logs
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The real uvicorn, with the protocol and deadlines `ateliers serve` runs in production."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ATELIERS_ENV": "test",
+        "ATELIERS_SECRET_KEY": TEST_SECRET_KEY,
+        "ATELIERS_DATABASE_URL": database_url,
+        "ATELIERS_STORAGE_DIR": str(tmp_path),
+        "ATELIERS_HEADER_TIMEOUT_SECONDS": str(LIVE_HEADER_TIMEOUT_SECONDS),
+        "ATELIERS_BODY_TIMEOUT_SECONDS": str(LIVE_BODY_TIMEOUT_SECONDS),
+    }
+    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+    log = tmp_path / "server.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)  # the server is still starting
+        else:
+            pytest.fail("uvicorn did not start")
+        yield LiveServer(url=base, port=port, pid=process.pid, log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
