@@ -312,7 +312,7 @@ def test_the_largest_valid_body_of_every_route_is_accepted(
     if media_type == "multipart/form-data":
         # An upload streams under the service-wide limit and bounds its file itself; the documents'
         # tests send the largest one accepted.
-        assert routes[operation["operationId"]].max_body_bytes is None
+        assert getattr(routes[operation["operationId"]], "max_body_bytes", 0) is None
         return
     largest = _largest_value(content["schema"])
     if media_type == "application/json":
