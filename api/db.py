@@ -1,11 +1,14 @@
 """The database engine and the one-transaction-per-request session."""
 
 import hashlib
+import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
 from sqlalchemy import Engine, event, text
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 from starlette.concurrency import run_in_threadpool
 
@@ -14,6 +17,7 @@ from api.errors import DomainError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITE_INTENT = "ateliers_write"
+_WRITER = "ateliers_writer"
 
 
 def build_engine(settings: Settings, **overrides: Any) -> Engine:
@@ -29,7 +33,7 @@ def build_engine(settings: Settings, **overrides: Any) -> Engine:
         }
         options.update(overrides)
         engine = create_engine(url, **options)
-        _make_sqlite_transactional(engine)
+        _make_sqlite_transactional(engine, timeout=settings.database_timeout_seconds)
         return engine
     timeout = settings.database_timeout_seconds
     options = {
@@ -43,8 +47,13 @@ def build_engine(settings: Settings, **overrides: Any) -> Engine:
     return create_engine(url, **options)
 
 
-def _make_sqlite_transactional(engine: Engine) -> None:
+def _make_sqlite_transactional(engine: Engine, *, timeout: float) -> None:
     # pysqlite's own BEGIN handling is replaced so that writes can take the lock up front.
+    # The writers of this process also queue on a lock of their own: SQLite's busy handler polls
+    # with growing sleeps and no order, so under a burst of short write transactions some waited
+    # past the timeout (503) while the database was free most of the time.
+    writer = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -57,10 +66,31 @@ def _make_sqlite_transactional(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # A write transaction takes the write lock first, so check-then-write rules hold.
-        if connection.get_execution_options().get(_WRITE_INTENT):
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        else:
+        if not connection.get_execution_options().get(_WRITE_INTENT):
             connection.exec_driver_sql("BEGIN")
+            return
+        if not writer.acquire(timeout=timeout):
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+        connection.info[_WRITER] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _release(connection.info)
+            raise
+
+    def _release(info: dict[str, Any]) -> None:
+        if info.pop(_WRITER, False):
+            writer.release()
+
+    # Released once the COMMIT or ROLLBACK is done and the connection goes back to the pool, as a
+    # Session hands it back after each transaction (one write transaction per checkout).
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        _release(record.info)
+
+    @event.listens_for(engine, "invalidate")
+    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
+        _release(record.info)
 
 
 def open_session(engine: Engine, *, write: bool) -> Session:

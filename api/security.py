@@ -1,8 +1,10 @@
 """Passwords, access tokens (JWT), and the opaque secrets behind refresh tokens and API keys."""
 
 import hashlib
+import os
 import re
 import secrets
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,22 +24,27 @@ REFRESH_TOKEN_PREFIX = "rt_"
 _password_hash = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
 # Verified against when the email is unknown, so that both failures cost the same time.
 _DUMMY_HASH = _password_hash.hash("not a real password, only here to spend time")
+# One hash at a time per processor, less one: a burst of logins queues here instead of taking every
+# core (and 19 MiB each) from the requests that hold a database lock, which then timed out (503).
+_HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) - 1))
 
 
 def hash_password(password: str) -> str:
     """Argon2 hash of a password; CPU-heavy, so call it from a threadpool."""
-    return _password_hash.hash(password)
+    with _HASHING:
+        return _password_hash.hash(password)
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
     """Check a password, spending the same time when there is no account to check against."""
-    if password_hash is None:
-        _password_hash.verify(password, _DUMMY_HASH)
-        return False
-    try:
-        return _password_hash.verify(password, password_hash)
-    except Exception:  # a malformed stored hash is a failed login, never a 500
-        return False
+    with _HASHING:
+        if password_hash is None:
+            _password_hash.verify(password, _DUMMY_HASH)
+            return False
+        try:
+            return _password_hash.verify(password, password_hash)
+        except Exception:  # a malformed stored hash is a failed login, never a 500
+            return False
 
 
 def digest(secret: str) -> str:

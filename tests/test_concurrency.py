@@ -1,11 +1,29 @@
 """Rules that must hold when requests race, enforced by the database on SQLite and PostgreSQL."""
 
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
 
+import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.clock import FixedClock
+from api.config import Settings
+from api.db import open_session
+from api.main import create_app
+from api.services.users import create_user
+from models.user import Role
+from tests.conftest import PASSWORD
+from tests.factories import create_session, session_payload
+from tests.problems import assert_problem, assert_unauthorized
+
 RACERS = 8
+WRONG_PASSWORD = "not the right password"
 
 
 def _race(app: FastAPI, call) -> list:
@@ -41,3 +59,290 @@ def test_one_email_registers_once_under_concurrent_use(app: FastAPI, anonymous: 
     statuses = sorted(answer.status_code for answer in answers)
     assert statuses == [201] + [409] * (RACERS - 1)
     assert {answer.json()["code"] for answer in answers if answer.status_code == 409} == {"email_taken"}
+
+
+# The attacks of the adversarial review that needed a race (findings 1, 3, 6 and 9). Each trial
+# lines its requests up on a barrier; every client is its own TestClient, so that every request
+# gets its own connection from the pool.
+
+TRIALS = 30
+TRIAL_BUDGET_SECONDS = 120
+BARRIER_SECONDS = 30
+
+
+def _client_at(app: FastAPI, address: str = "testclient") -> TestClient:
+    return TestClient(
+        app, base_url="http://testserver/api/v1", raise_server_exceptions=False, client=(address, 50000)
+    )
+
+
+def _together(app: FastAPI, *calls: Callable[[TestClient], Any], addresses: Sequence[str] = ()) -> list[Any]:
+    """Run every call at once, each with a client of its own (from `addresses[i]` when given),
+    released together by a barrier; their results, in order."""
+    barrier = threading.Barrier(len(calls), timeout=BARRIER_SECONDS)
+    clients = [
+        _client_at(app, addresses[n] if n < len(addresses) else "testclient") for n in range(len(calls))
+    ]
+
+    def run(n: int) -> Any:
+        barrier.wait()
+        return calls[n](clients[n])
+
+    try:
+        with ThreadPoolExecutor(len(calls)) as pool:
+            futures = [pool.submit(run, n) for n in range(len(calls))]
+            return [future.result(timeout=120) for future in futures]
+    finally:
+        for client in clients:
+            client.close()
+
+
+def _refresh(client: TestClient, refresh_token: str) -> httpx.Response:
+    return client.post("/auth/refresh", json={"refresh_token": refresh_token})
+
+
+def _log_in(client: TestClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    return client.post("/auth/token", data={"username": email, "password": password})
+
+
+def _log_out(client: TestClient, refresh_token: str) -> httpx.Response:
+    return client.post("/auth/logout", json={"refresh_token": refresh_token})
+
+
+def _deactivate(client: TestClient, user_id: int, headers: dict[str, str]) -> httpx.Response:
+    return client.patch(f"/users/{user_id}", json={"active": False}, headers=headers)
+
+
+def _trials() -> Iterator[int]:
+    """Up to TRIALS trials, fewer if a slow machine runs out of the time budget."""
+    deadline = time.monotonic() + TRIAL_BUDGET_SECONDS
+    for trial in range(TRIALS):
+        if time.monotonic() > deadline:
+            return
+        yield trial
+
+
+# 1. Refresh-token reuse, and logout, against a concurrent refresh
+
+
+def test_a_reused_token_revokes_a_chain_that_a_thief_refreshes_concurrently(
+    app: FastAPI, applicant: TestClient
+) -> None:
+    email = applicant.user["email"]
+    for _trial in _trials():
+        used = _log_in(applicant, email).json()["refresh_token"]
+        current = _refresh(applicant, used).json()["refresh_token"]
+
+        def thief(client: TestClient, start: str = current) -> tuple[str, list[int]]:
+            latest, statuses = start, []
+            for _ in range(10):
+                answer = _refresh(client, latest)
+                statuses.append(answer.status_code)
+                if answer.status_code != 200:
+                    break
+                latest = answer.json()["refresh_token"]
+            return latest, statuses
+
+        def victim(client: TestClient, used: str = used) -> httpx.Response:
+            return _refresh(client, used)
+
+        (latest, statuses), reuse = _together(app, thief, victim)
+
+        assert_unauthorized(reuse)
+        assert set(statuses) <= {200, 401}, statuses
+        # Once the reuse is detected, no token of the family works, the thief's newest included.
+        assert_unauthorized(_refresh(applicant, latest))
+
+
+def test_no_refresh_token_outlives_a_concurrent_logout(app: FastAPI, applicant: TestClient) -> None:
+    email = applicant.user["email"]
+    for _trial in _trials():
+        token = _log_in(applicant, email).json()["refresh_token"]
+
+        rotation, logout = _together(
+            app,
+            partial(_refresh, refresh_token=token),
+            partial(_log_out, refresh_token=token),
+        )
+
+        assert logout.status_code == 204, logout.text
+        assert rotation.status_code in (200, 401), rotation.text
+        if rotation.status_code == 200:
+            assert_unauthorized(_refresh(applicant, rotation.json()["refresh_token"]))
+        assert_unauthorized(_refresh(applicant, token))
+
+
+# 3. The login limit under concurrent failures
+
+LIMIT = 10
+BURST = 60
+
+
+def _assert_limited(answers: list[httpx.Response]) -> None:
+    """At most LIMIT failures were evaluated; every other attempt was refused before its password."""
+    statuses = [answer.status_code for answer in answers]
+    assert set(statuses) <= {401, 429}, statuses
+    for answer in answers:
+        if answer.status_code == 401:
+            assert_problem(answer, 401, "invalid_credentials")
+        else:
+            assert_problem(answer, 429, "too_many_attempts")
+            assert 0 < int(answer.headers["retry-after"]) <= 15 * 60
+    assert statuses.count(401) == LIMIT
+
+
+def test_concurrent_wrong_passwords_for_one_account_are_evaluated_ten_times_at_most(
+    app: FastAPI, applicant: TestClient
+) -> None:
+    email = applicant.user["email"]
+    # Each attempt from its own address: only the per-account count may stop them.
+    addresses = [f"10.3.{n // 250}.{n % 250 + 1}" for n in range(BURST)]
+    answers = _together(
+        app, *[lambda client: _log_in(client, email, WRONG_PASSWORD)] * BURST, addresses=addresses
+    )
+
+    _assert_limited(answers)
+    with _client_at(app, "203.0.113.77") as elsewhere:
+        assert_problem(_log_in(elsewhere, email), 429, "too_many_attempts")
+
+
+def test_concurrent_wrong_passwords_from_one_address_are_evaluated_ten_times_at_most(
+    app: FastAPI, applicant: TestClient
+) -> None:
+    calls = [
+        lambda client, n=n: _log_in(client, f"nobody-{n}@example.org", WRONG_PASSWORD) for n in range(BURST)
+    ]
+    answers = _together(app, *calls, addresses=["198.51.100.9"] * BURST)
+
+    _assert_limited(answers)
+    with _client_at(app, "198.51.100.9") as same_address:
+        assert_problem(_log_in(same_address, applicant.user["email"]), 429, "too_many_attempts")
+
+
+# 6. Password hashing holds no write lock: a burst of logins or registrations blocks no other write
+
+
+@pytest.fixture
+def impatient_app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
+    """The service with a one-second database timeout: a write that waits longer answers 503."""
+    application = create_app(settings.model_copy(update={"database_timeout_seconds": 1}), clock=clock)
+    yield application
+    application.state.engine.dispose()
+
+
+def _staff(app: FastAPI, clock: FixedClock, role: Role, email: str) -> None:
+    with open_session(app.state.engine, write=True) as db:
+        create_user(db, email=email, password=PASSWORD, full_name="Compte Test", role=role, now=clock.now())
+        db.commit()
+
+
+def _secretariat_changes(app: FastAPI, clock: FixedClock) -> tuple[list[Callable[[TestClient], Any]], str]:
+    """Five session changes by the secretariat (three creations, two renamings), and its token."""
+    _staff(app, clock, Role.secretariat, "claire@example.org")
+    with _client_at(app, "192.0.2.250") as client:
+        token = _log_in(client, "claire@example.org").json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        existing = [create_session(client, title=f"Session existante {n}")["id"] for n in range(2)]
+
+    def create(client: TestClient, n: int) -> httpx.Response:
+        return client.post(
+            "/sessions",
+            json=session_payload(title=f"Session créée {n}"),
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def rename(client: TestClient, session_id: int) -> httpx.Response:
+        return client.patch(
+            f"/sessions/{session_id}",
+            json={"subtitle": f"Renommée pendant la rafale {session_id}"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    changes: list[Callable[[TestClient], Any]] = [partial(create, n=n) for n in range(3)]
+    changes += [partial(rename, session_id=i) for i in existing]
+    return changes, token
+
+
+def test_a_burst_of_logins_does_not_make_the_secretariats_writes_fail(
+    impatient_app: FastAPI, clock: FixedClock
+) -> None:
+    changes, _ = _secretariat_changes(impatient_app, clock)
+    # Eight accounts logging in six times each, from 48 addresses: no login limit is reached.
+    emails = [f"formateur-{n}@example.org" for n in range(8)]
+    for email in emails:
+        _staff(impatient_app, clock, Role.trainer, email)
+    logins = [lambda c, email=emails[n % 8]: _log_in(c, email) for n in range(48)]
+    addresses = [f"10.6.0.{n + 1}" for n in range(48)] + ["192.0.2.251"] * len(changes)
+
+    answers = _together(impatient_app, *logins, *changes, addresses=addresses)
+
+    assert [a.status_code for a in answers[:48]] == [200] * 48, [
+        a.text for a in answers if a.status_code != 200
+    ]
+    assert sorted(a.status_code for a in answers[48:]) == [200, 200, 201, 201, 201], [
+        a.text for a in answers[48:]
+    ]
+
+
+def test_a_burst_of_registrations_does_not_make_the_secretariats_writes_fail(
+    impatient_app: FastAPI, clock: FixedClock
+) -> None:
+    changes, _ = _secretariat_changes(impatient_app, clock)
+    registrations = [
+        lambda c, n=n: c.post(
+            "/auth/register",
+            json={"email": f"candidat-{n}@example.org", "password": "une phrase de passe", "full_name": "C"},
+        )
+        for n in range(40)
+    ]
+
+    answers = _together(impatient_app, *registrations, *changes)
+
+    assert [a.status_code for a in answers[:40]] == [201] * 40, [
+        a.text for a in answers if a.status_code != 201
+    ]
+    assert sorted(a.status_code for a in answers[40:]) == [200, 200, 201, 201, 201], [
+        a.text for a in answers[40:]
+    ]
+
+
+# 9. Deactivation against a concurrent refresh and login
+
+
+def test_no_token_obtained_before_or_during_a_deactivation_survives_reactivation(
+    app: FastAPI, secretariat: TestClient, clock: FixedClock
+) -> None:
+    for trial in _trials():
+        if trial == 15:
+            break  # each trial creates an account: fewer of them than the other races
+        email = f"cible-{trial}@example.org"
+        _staff(app, clock, Role.applicant, email)
+        with _client_at(app, f"10.9.{trial}.1") as client:
+            before = _log_in(client, email).json()
+        user_id = secretariat.get(
+            "/users/me", headers={"Authorization": f"Bearer {before['access_token']}"}
+        ).json()["id"]
+
+        rotation, login, deactivation = _together(
+            app,
+            partial(_refresh, refresh_token=before["refresh_token"]),
+            partial(_log_in, email=email),
+            partial(_deactivate, user_id=user_id, headers=dict(secretariat.headers)),
+            addresses=["testclient", f"10.9.{trial}.2", "testclient"],
+        )
+        assert deactivation.status_code == 200, deactivation.text
+        reactivation = secretariat.patch(f"/users/{user_id}", json={"active": True})
+        assert reactivation.status_code == 200, reactivation.text
+
+        pairs = [before] + [answer.json() for answer in (rotation, login) if answer.status_code == 200]
+        assert rotation.status_code in (200, 401) and login.status_code in (200, 401), (
+            rotation.text,
+            login.text,
+        )
+        with _client_at(app, f"10.9.{trial}.3") as client:
+            for pair in pairs:
+                assert_unauthorized(
+                    client.get("/users/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+                )
+                assert_unauthorized(_refresh(client, pair["refresh_token"]))
+            assert _log_in(client, email).status_code == 200
