@@ -4,6 +4,7 @@ capacity, the waiting list, withdrawals, discounts and the history of each appli
 Races are in test_applications_concurrency.py.
 """
 
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
+from api.db import open_session
+from api.services.demo import NEXT_EDITION_SLUG, seed_demo
 from models.user import Role
 from tests.conftest import PASSWORD, START
 from tests.factories import (
@@ -965,3 +968,37 @@ def test_a_paper_file_is_recorded_with_the_secretariat_as_actor(secretariat, sea
     assert created["actor"]["id"] == secretariat.user["id"]
     assert (created["from_status"], created["to_status"]) == (None, "submitted")
 
+
+# The demo season
+
+
+def test_the_demo_seed_gives_the_next_edition_a_season_in_every_state_and_runs_twice(app, anonymous, clock):
+    def seed() -> None:
+        with open_session(app.state.engine, write=True) as db:
+            seed_demo(db, now=clock.now())
+            db.commit()
+
+    seed()
+    staff = anonymous.post(
+        "/auth/token", data={"username": "secretariat@ateliers.example", "password": "demo-secretariat-2016"}
+    )
+    anonymous.headers["Authorization"] = f"Bearer {staff.json()['access_token']}"
+    session = anonymous.get(f"/sessions/{NEXT_EDITION_SLUG}").json()
+    season = anonymous.get("/applications", params={"session_id": session["id"], "limit": 100}).json()
+    assert 10 <= season["total"] <= 15
+    states = Counter(item["status"] for item in season["items"])
+    assert set(states) == {"submitted", "accepted", "rejected", "waitlisted", "withdrawn"}
+    assert session["seats_remaining"] == session["capacity"] - states["accepted"]
+    positions = sorted(i["waitlist_position"] for i in season["items"] if i["status"] == "waitlisted")
+    assert positions == list(range(1, states["waitlisted"] + 1))
+    [paper] = [item for item in season["items"] if item["channel"] == "paper"]
+    assert paper["postmarked_on"] is not None
+    assert date.fromisoformat(paper["postmarked_on"]) <= date(2027, 1, 14)
+    for item in season["items"]:
+        history = events(anonymous, item["id"])
+        assert history[0]["to_status"] == "submitted"
+        assert history[-1]["to_status"] == item["status"]
+    # The brochure's completed session gets none, and a second run changes nothing.
+    assert anonymous.get("/applications", params={"limit": 100}).json() == season
+    seed()
+    assert anonymous.get("/applications", params={"limit": 100}).json() == season
