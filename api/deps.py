@@ -13,6 +13,7 @@ from api.config import Settings
 from api.db import get_db
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
+from api.services.applications import find_application, may_read
 from api.services.auth import Actor, authenticate
 from api.services.sessions import find_session, to_public
 from models.application import Application
@@ -151,9 +152,9 @@ EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]
 
 
 def load_owned_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:
-    """An application its owner or the secretariat may act on; 404 for anyone else."""
-    application = db.get(Application, application_id)
-    if application is None or (not actor.is_secretariat and application.applicant_id != actor.id):
+    """An application its owner or the secretariat may act on; 404 for anyone else, trainers included."""
+    application = find_application(db, application_id)
+    if not actor.is_secretariat and application.applicant_id != actor.id:
         raise NotFound("No application with this id.")
     return application
 
@@ -170,3 +171,46 @@ def load_application_for_upload(application: OwnedApplication, db: DbSession) ->
 
 
 ApplicationForUpload = Annotated[Application, Depends(load_application_for_upload)]
+
+
+def load_readable_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:
+    """An application the caller may read: the owner, the secretariat, or a trainer of the session
+    once it is accepted; 404 for anyone else."""
+    application = find_application(db, application_id)
+    if not may_read(db, actor, application):
+        raise NotFound("No application with this id.")
+    return application
+
+
+ReadableApplication = Annotated[Application, Depends(load_readable_application)]
+
+
+def load_application_for_owner(application: ReadableApplication, actor: CurrentUser) -> Application:
+    """An application only its owner may change; 403 for the others who may read it."""
+    if application.applicant_id != actor.id:
+        raise Forbidden("Only the applicant may change this application.")
+    return application
+
+
+# Unlocked here: the service locks the session row, then the application, in that order.
+ApplicationOfOwner = Annotated[Application, Depends(load_application_for_owner)]
+
+
+def load_withdrawable_application(application: ReadableApplication, actor: CurrentUser) -> Application:
+    """An application its owner or the secretariat may withdraw; 403 for a trainer who reads it."""
+    if not actor.is_secretariat and application.applicant_id != actor.id:
+        raise Forbidden("Only the applicant or the secretariat may withdraw this application.")
+    return application
+
+
+WithdrawableApplication = Annotated[Application, Depends(load_withdrawable_application)]
+
+
+def load_decidable_application(application: ReadableApplication, actor: CurrentUser) -> Application:
+    """An application the secretariat decides on; 403 for the others who may read it."""
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat decides on applications.")
+    return application
+
+
+DecidableApplication = Annotated[Application, Depends(load_decidable_application)]

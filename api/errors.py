@@ -103,3 +103,26 @@ class UnsupportedMediaType(DomainError):
 
 class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
+
+
+class SessionNotOpen(DomainError):
+    status, code, title = 409, "session_not_open", "Session not open for applications"
+
+
+class DeadlinePassed(DomainError):
+    status, code, title = 409, "deadline_passed", "Application deadline passed"
+
+
+class AlreadyApplied(DomainError):
+    status, code, title = 409, "already_applied", "Already applied to this session"
+
+
+class SessionFull(DomainError):
+    status, code, title = 409, "session_full", "Session full"
+
+
+class UnknownDiscount(DomainError):
+    status, code, title = 422, "unknown_discount", "Unknown discount"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, errors=[{"loc": ["body", "discount_code"], "msg": detail}])

@@ -24,7 +24,7 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import application_documents, auth, health, sessions, users
+from routers import application_documents, applications, auth, health, sessions, users
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -33,7 +33,8 @@ VERSION = "1.0.0"
 
 DESCRIPTION = """\
 The HTTP API of a continuing-education body: the public catalogue of training sessions
-that partner sites embed, accounts and roles, and the secretariat's management of sessions.
+that partner sites embed, accounts and roles, the secretariat's management of sessions,
+and the applications to them.
 
 Every error is `application/problem+json` (RFC 9457) with a stable `code`. Money is in
 integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Paris.
@@ -41,6 +42,7 @@ integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Pa
 
 TAGS = [
     {"name": "sessions", "description": "The catalogue of training sessions."},
+    {"name": "applications", "description": "Applications to sessions, their decisions and history."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -61,6 +63,7 @@ def _build_router() -> APIRouter:
     authenticated.include_router(auth.router)
     authenticated.include_router(users.router)
     authenticated.include_router(sessions.router)
+    authenticated.include_router(applications.router)
     authenticated.include_router(application_documents.router)
     api.include_router(authenticated)
     return api

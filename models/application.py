@@ -2,11 +2,14 @@
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Annotated, Any, Literal
 
+from pydantic import AfterValidator, Discriminator, EmailStr, StrictBool, StringConstraints, Tag
 from sqlalchemy import Column, Index, Text, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
-from models.base import UTCDateTime, with_examples
+from models.base import MAX_INT, NO_NUL, Paragraph, UTCDateTime, with_examples
+from models.user import User
 
 
 class ApplicationStatus(StrEnum):
@@ -92,6 +95,8 @@ class Application(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
+    applicant: User = Relationship()
+
 
 class ApplicationEvent(SQLModel, table=True):
     """A change of an application's status or of its discount, written with the change itself."""
@@ -128,6 +133,270 @@ class ApplicationDocument(SQLModel, table=True):
     size_bytes: int
     sha256: str = Field(max_length=64)
     created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+# Request and response schemas
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+Motivation = Annotated[
+    str, StringConstraints(min_length=1, max_length=5000, pattern=NO_NUL), AfterValidator(_not_blank)
+]
+Name = Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)]
+PostalAddress = Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)]
+BillingEmail = Annotated[EmailStr, Field(max_length=254)] | Literal[""]
+# Looked up upper case, so "alumni10" finds "ALUMNI10".
+DiscountCode = Annotated[str, StringConstraints(min_length=1, max_length=40, pattern=NO_NUL)]
+ApplicantId = Annotated[int, Field(ge=1, le=MAX_INT)]
+
+
+class Billing(SQLModel):
+    """Who the quote and the invoice are made out to: often the employer, not the trainee."""
+
+    name: Name = ""
+    organisation: Name = ""
+    address: PostalAddress = ""
+    email: BillingEmail = ""
+
+
+_BILLING_EXAMPLE = {
+    "name": "Service formation",
+    "organisation": "Musée des Beaux-Arts de Lyon",
+    "address": "20 place des Terreaux, 69001 Lyon",
+    "email": "formation@mba-lyon.example",
+}
+
+_APPLICATION_EXAMPLE: dict[str, Any] = {
+    "motivation": "Je coordonne la médiation numérique du musée et souhaite concevoir un parcours "
+    "en ligne avec nos publics.",
+    "organisation": "Musée des Beaux-Arts de Lyon",
+    "job_title": "Chargée de médiation",
+    "audience": "culture_professional",
+    "funding": "employer",
+    "billing": _BILLING_EXAMPLE,
+    "discount_code": "ABONNES10",
+}
+
+
+class ApplicationCreate(SQLModel):
+    """An applicant's own application, sent online."""
+
+    model_config = with_examples(_APPLICATION_EXAMPLE)
+
+    channel: Literal["online"] = "online"
+    motivation: Motivation
+    organisation: Name = ""
+    job_title: Name = ""
+    audience: Audience = Audience.other
+    funding: Funding = Funding.self_funded
+    billing: Billing = Field(default_factory=Billing)
+    discount_code: DiscountCode | None = Field(
+        default=None, description="A discount the applicant claims; the secretariat approves it"
+    )
+
+
+class PaperApplicationCreate(ApplicationCreate):
+    """A paper file received by post, recorded by the secretariat for an applicant's account."""
+
+    model_config = with_examples(
+        {**_APPLICATION_EXAMPLE, "channel": "paper", "applicant_id": 4, "postmarked_on": "2027-02-17"}
+    )
+
+    channel: Literal["paper"]  # type: ignore[assignment]
+    applicant_id: ApplicantId = Field(description="The applicant account the file belongs to")
+    postmarked_on: date = Field(
+        description="The postmark's date: the file is on time when it is on or before the deadline"
+    )
+
+
+def _channel_of(body: Any) -> str | None:
+    if isinstance(body, dict):
+        channel = body.get("channel", "online")
+        return channel if isinstance(channel, str) else None
+    return getattr(body, "channel", None)
+
+
+# What POST /sessions/{id}/applications takes: `channel` tells the two apart, "online" when omitted.
+ApplicationSubmission = Annotated[
+    Annotated[ApplicationCreate, Tag("online")] | Annotated[PaperApplicationCreate, Tag("paper")],
+    Discriminator(
+        _channel_of,
+        custom_error_type="invalid_channel",
+        custom_error_message='channel must be "online" (the default) or "paper"',
+    ),
+]
+
+
+class BillingUpdate(SQLModel):
+    """Billing fields to change; the others stay as they are."""
+
+    name: Name = Field(default=None)
+    organisation: Name = Field(default=None)
+    address: PostalAddress = Field(default=None)
+    email: BillingEmail = Field(default=None)
+
+
+class ApplicationUpdate(SQLModel):
+    """The applicant's changes while the application is submitted; omitted fields stay as they are.
+    `discount_code: null` withdraws a claimed discount."""
+
+    model_config = with_examples(
+        {"job_title": "Responsable des publics", "billing": {"name": "Camille Durand"}}
+    )
+
+    motivation: Motivation = Field(default=None)
+    organisation: Name = Field(default=None)
+    job_title: Name = Field(default=None)
+    audience: Audience = Field(default=None)
+    funding: Funding = Field(default=None)
+    billing: BillingUpdate = Field(default=None)
+    discount_code: DiscountCode | None = Field(default=None)
+
+
+class Decision(StrEnum):
+    accepted = "accepted"
+    rejected = "rejected"
+    waitlisted = "waitlisted"
+
+
+class DecisionIn(SQLModel):
+    """The secretariat's decision on an application."""
+
+    model_config = with_examples({"decision": "accepted", "note": "Dossier complet, profil adapté."})
+
+    decision: Decision
+    note: Paragraph = ""
+
+
+class DiscountDecisionIn(SQLModel):
+    """The secretariat's answer to a claimed discount, once the proof is checked."""
+
+    model_config = with_examples({"approved": True, "note": "Attestation d'abonnement reçue."})
+
+    approved: StrictBool
+    note: Paragraph = ""
+
+
+class ApplicantRef(SQLModel):
+    id: int
+    full_name: str
+    email: str
+
+
+class ActorRef(SQLModel):
+    id: int
+    full_name: str
+
+
+_APPLICANT_EXAMPLE = {"id": 4, "full_name": "Camille Durand", "email": "camille.durand@example.org"}
+
+_TRAINER_VIEW_EXAMPLE: dict[str, Any] = {
+    "id": 12,
+    "session_id": 2,
+    "applicant": _APPLICANT_EXAMPLE,
+    "status": "accepted",
+    "channel": "online",
+    "submitted_at": "2027-01-14T09:00:00Z",
+    "postmarked_on": None,
+    "motivation": _APPLICATION_EXAMPLE["motivation"],
+    "organisation": "Musée des Beaux-Arts de Lyon",
+    "job_title": "Chargée de médiation",
+    "audience": "culture_professional",
+    "decided_at": "2027-01-20T14:30:00Z",
+    "created_at": "2027-01-14T09:00:00Z",
+    "updated_at": "2027-01-20T14:30:00Z",
+}
+
+_PUBLIC_EXAMPLE: dict[str, Any] = {
+    **_TRAINER_VIEW_EXAMPLE,
+    "funding": "employer",
+    "billing": _BILLING_EXAMPLE,
+    "discount_code": "ABONNES10",
+    "discount_status": "approved",
+    "waitlist_position": None,
+    "decision_note": "Dossier complet, profil adapté.",
+}
+
+
+class ApplicationTrainerView(SQLModel):
+    """What a trainer of the session reads of an accepted trainee: no billing, no money."""
+
+    model_config = with_examples(_TRAINER_VIEW_EXAMPLE)
+
+    id: int
+    session_id: int
+    applicant: ApplicantRef
+    status: ApplicationStatus
+    channel: Channel
+    submitted_at: datetime
+    postmarked_on: date | None
+    motivation: str
+    organisation: str
+    job_title: str
+    audience: Audience
+    decided_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ApplicationPublic(ApplicationTrainerView):
+    """An application as its applicant and the secretariat read it."""
+
+    model_config = with_examples(_PUBLIC_EXAMPLE)
+
+    funding: Funding
+    billing: Billing
+    discount_code: str | None
+    discount_status: DiscountStatus
+    waitlist_position: int | None = Field(description="From 1 while waitlisted, otherwise null")
+    decision_note: str
+
+
+class ApplicationPage(SQLModel):
+    """A page of applications; trainers' items carry no billing."""
+
+    model_config = with_examples({"items": [_PUBLIC_EXAMPLE], "total": 1, "limit": 20, "offset": 0})
+
+    items: list[ApplicationPublic | ApplicationTrainerView]
+    total: int
+    limit: int
+    offset: int
+
+
+class ApplicationQuery(SQLModel):
+    """Filters and paging of the applications list."""
+
+    session_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+    status: ApplicationStatus | None = None
+    limit: int = Field(default=20, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class ApplicationEventPublic(SQLModel):
+    """One change of an application's status (kind "status") or of its discount (kind "discount")."""
+
+    model_config = with_examples(
+        {
+            "at": "2027-01-20T14:30:00Z",
+            "actor": {"id": 1, "full_name": "Claire Secrétariat"},
+            "kind": "status",
+            "from_status": "submitted",
+            "to_status": "accepted",
+            "note": "Dossier complet, profil adapté.",
+        }
+    )
+
+    at: datetime
+    actor: ActorRef | None = Field(description="Null only for changes made by the service itself")
+    kind: Literal["status", "discount"]
+    from_status: str | None
+    to_status: str
+    note: str
 
 
 _DOCUMENT_EXAMPLE = {

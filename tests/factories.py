@@ -1,13 +1,18 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
+import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from api.db import open_session
 from models.application import Application
+from models.discount import Discount
+from models.user import Role, User
 
 
 def session_payload(**overrides: Any) -> dict[str, Any]:
@@ -58,3 +63,72 @@ def insert_application(engine: Engine, *, session_id: int, applicant_id: int, no
         db.commit()
         assert application.id is not None
         return application.id
+
+
+def application_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid online application body."""
+    payload: dict[str, Any] = {
+        "motivation": "Je coordonne la médiation numérique d’un musée et veux repenser nos parcours.",
+        "organisation": "Musée des Beaux-Arts",
+        "job_title": "Chargée de médiation",
+        "audience": "culture_professional",
+        "funding": "employer",
+        "billing": {
+            "name": "Service formation",
+            "organisation": "Musée des Beaux-Arts",
+            "address": "20 place des Terreaux, 69001 Lyon",
+            "email": "formation@musee.example",
+        },
+    }
+    payload.update(overrides)
+    return payload
+
+
+def apply(client: TestClient, session_id: int, **overrides: Any) -> dict[str, Any]:
+    """POST /sessions/{id}/applications as `client` (an applicant), asserting it was created."""
+    answer = client.post(f"/sessions/{session_id}/applications", json=application_payload(**overrides))
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def paper_payload(applicant_id: int, postmarked_on: str, **overrides: Any) -> dict[str, Any]:
+    """A valid paper-file body, as the secretariat records it."""
+    return application_payload(
+        channel="paper", applicant_id=applicant_id, postmarked_on=postmarked_on, **overrides
+    )
+
+
+def applicant_accounts(app: FastAPI, count: int, *, now: datetime) -> list[int]:
+    """`count` applicant accounts that never log in (paper files are recorded for them); their ids."""
+    with open_session(app.state.engine, write=True) as db:
+        users = [
+            User(
+                email=f"dossier-{uuid.uuid4().hex[:10]}@example.org",
+                full_name=f"Candidat·e papier {n}",
+                password_hash="!",  # matches no password: nobody logs in as them
+                role=Role.applicant,
+                created_at=now,
+                updated_at=now,
+            )
+            for n in range(count)
+        ]
+        db.add_all(users)
+        db.commit()
+        return [user.id for user in users if user.id is not None]
+
+
+def add_discount(app: FastAPI, code: str, *, now: datetime, **fields: Any) -> int:
+    """A discount row, as the secretariat will create it through its own endpoint; its id."""
+    values: dict[str, Any] = {
+        "label": "Abonnés du service de documentation",
+        "percent": Decimal("10"),
+        "eligibility": "Abonnés",
+    }
+    values.update(fields)
+    with open_session(app.state.engine, write=True) as db:
+        discount = Discount(code=code, created_at=now, updated_at=now, **values)
+        db.add(discount)
+        db.commit()
+        assert discount.id is not None
+        return discount.id

@@ -7,10 +7,21 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from api.clock import paris_today
+from api.services.applications import decide_application, submit_application, withdraw_application
+from api.services.auth import Actor
 from api.services.sessions import assign_trainers, change_status, create_session
 from api.services.users import create_user, find_user_by_email
+from models.application import (
+    Application,
+    ApplicationCreate,
+    Audience,
+    Billing,
+    Decision,
+    Funding,
+    PaperApplicationCreate,
+)
 from models.discount import Discount
-from models.training_session import TrainingSession, TrainingSessionCreate
+from models.training_session import SessionStatus, TrainingSession, TrainingSessionCreate
 from models.user import Role, User
 
 
@@ -265,7 +276,7 @@ def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
         now=now,
     )
     start = _next_monday_about_three_months_after(paris_today(now))
-    _edition(
+    next_edition = _edition(
         db,
         slug=NEXT_EDITION_SLUG,
         title="Les ateliers des cultures numériques #2",
@@ -276,4 +287,185 @@ def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
         now=now,
     )
     seed_brochure_discounts(db, now=now)
+    _live_season(db, next_edition, secretariat=users[DEMO_ACCOUNTS[0].email], now=now)
     return list(DEMO_ACCOUNTS)
+
+
+# Fictional applicants of the next edition; they share one password, for trying their side too.
+SEASON_PASSWORD = "demo-candidats-2016"
+
+
+@dataclass(frozen=True)
+class DemoApplication:
+    email: str
+    full_name: str
+    organisation: str
+    job_title: str
+    audience: Audience
+    funding: Funding
+    motivation: str
+    # What happens to it after submission, in order: decisions, or "withdrawn".
+    outcome: tuple[str, ...] = ()
+    paper_days_ago: int | None = None  # a paper file, postmarked that many days before today
+
+
+SEASON = (
+    DemoApplication(
+        "ines.moreau@ateliers.example",
+        "Inès Moreau",
+        "Médiathèque de Rennes",
+        "Bibliothécaire",
+        Audience.culture_professional,
+        Funding.employer,
+        "Je pilote la numérisation du fonds local et veux l'ouvrir à la contribution des habitants.",
+        ("accepted",),
+    ),
+    DemoApplication(
+        "theo.garnier@ateliers.example",
+        "Théo Garnier",
+        "Compagnie Lumen",
+        "Metteur en scène",
+        Audience.artist,
+        Funding.self_funded,
+        "Notre compagnie prépare un spectacle mêlant plateau et dispositifs en ligne.",
+        ("accepted",),
+    ),
+    DemoApplication(
+        "sophie.lambert@ateliers.example",
+        "Sophie Lambert",
+        "Ville de Nantes",
+        "Adjointe à la culture",
+        Audience.public_decision_maker,
+        Funding.employer,
+        "Je dois arbitrer un plan numérique pour nos équipements culturels et veux en comprendre les enjeux.",
+        ("accepted",),
+    ),
+    DemoApplication(
+        "karim.benali@ateliers.example",
+        "Karim Benali",
+        "Musée d'histoire de Marseille",
+        "Chargé des publics",
+        Audience.culture_professional,
+        Funding.employer,
+        "Je conçois des visites augmentées et cherche des méthodes pour les évaluer avec les publics.",
+        ("accepted",),
+    ),
+    DemoApplication(
+        "lea.fontaine@ateliers.example",
+        "Léa Fontaine",
+        "",
+        "Photographe",
+        Audience.artist,
+        Funding.other,
+        "Mon travail photographique passe par le web ; je veux maîtriser licences et diffusion.",
+        ("accepted",),
+    ),
+    DemoApplication(
+        "paul.renaud@ateliers.example",
+        "Paul Renaud",
+        "Agence Pixel & Co",
+        "Chef de projet web",
+        Audience.other,
+        Funding.employer,
+        "Je travaille pour des clients culturels et souhaite mieux connaître leurs métiers.",
+        ("rejected",),
+    ),
+    DemoApplication(
+        "chloe.mercier@ateliers.example",
+        "Chloé Mercier",
+        "Scène nationale d'Orléans",
+        "Responsable de la communication",
+        Audience.culture_professional,
+        Funding.employer,
+        "Nos publics se renouvellent en ligne : je veux repenser notre présence numérique.",
+        ("waitlisted",),
+    ),
+    DemoApplication(
+        "hugo.perrin@ateliers.example",
+        "Hugo Perrin",
+        "Conseil départemental du Gers",
+        "Chargé de mission lecture publique",
+        Audience.public_decision_maker,
+        Funding.employer,
+        "Le réseau des bibliothèques du département lance un portail commun.",
+        ("waitlisted",),
+    ),
+    DemoApplication(
+        "manon.roux@ateliers.example",
+        "Manon Roux",
+        "Festival Images en marge",
+        "Coordinatrice",
+        Audience.culture_professional,
+        Funding.self_funded,
+        "Notre festival veut documenter ses éditions passées et les rendre consultables.",
+        ("withdrawn",),
+    ),
+    DemoApplication(
+        "yanis.chevalier@ateliers.example",
+        "Yanis Chevalier",
+        "Collectif Bruit Blanc",
+        "Musicien",
+        Audience.artist,
+        Funding.self_funded,
+        "Je compose pour des installations interactives et veux partager mes pratiques.",
+    ),
+    DemoApplication(
+        "agathe.blanc@ateliers.example",
+        "Agathe Blanc",
+        "Archives municipales de Lille",
+        "Archiviste",
+        Audience.culture_professional,
+        Funding.employer,
+        "Nous ouvrons nos archives numérisées et devons choisir licences et formats.",
+    ),
+    DemoApplication(
+        "gerard.dubois@ateliers.example",
+        "Gérard Dubois",
+        "Maison des jeunes et de la culture de Tulle",
+        "Directeur",
+        Audience.culture_professional,
+        Funding.employer,
+        "Dossier envoyé par la poste : notre MJC veut créer un atelier de création numérique.",
+        paper_days_ago=3,
+    ),
+)
+
+
+def _live_season(db: Session, session: TrainingSession, *, secretariat: User, now: datetime) -> None:
+    """About a dozen applications to the next edition, in every state, made through the admission
+    rules so that seats, waiting list and history agree; nothing when the session already has any."""
+    today = paris_today(now)
+    if session.status != SessionStatus.published or today > session.application_deadline:
+        return  # an old seed's edition, no longer open: leave it as it is
+    if db.exec(select(Application.id).where(Application.session_id == session.id)).first() is not None:
+        return
+    staff = Actor(user=secretariat, role=Role.secretariat)
+    for entry in SEASON:
+        account = DemoAccount(entry.email, SEASON_PASSWORD, entry.full_name, Role.applicant)
+        applicant = _account(db, account, now=now)
+        fields = {
+            "motivation": entry.motivation,
+            "organisation": entry.organisation,
+            "job_title": entry.job_title,
+            "audience": entry.audience,
+            "funding": entry.funding,
+            "billing": Billing(name=entry.full_name, organisation=entry.organisation, email=entry.email),
+        }
+        if entry.paper_days_ago is not None:
+            assert applicant.id is not None
+            data: ApplicationCreate = PaperApplicationCreate(
+                channel="paper",
+                applicant_id=applicant.id,
+                postmarked_on=today - timedelta(days=entry.paper_days_ago),
+                **fields,  # type: ignore[arg-type]
+            )
+            actor = staff
+        else:
+            data = ApplicationCreate(**fields)  # type: ignore[arg-type]
+            actor = Actor(user=applicant, role=Role.applicant)
+        application = submit_application(db, actor, str(session.id), data, now=now)
+        for step in entry.outcome:
+            if step == "withdrawn":
+                withdraw_application(db, actor, application, now=now)
+            else:
+                decide_application(db, staff, application, Decision(step), "", now=now)

@@ -1,0 +1,179 @@
+"""Applications: submitting one to a session, reading them, and the decisions on them."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Response, status
+
+from api.body_limits import BoundedBodyRoute
+from api.deps import (
+    ApplicationOfOwner,
+    ClockDep,
+    CurrentUser,
+    DbSession,
+    DecidableApplication,
+    OwnedApplication,
+    ReadableApplication,
+    SessionRef,
+    WithdrawableApplication,
+)
+from api.problem import problem_responses
+from api.services import applications as application_service
+from models.application import (
+    ApplicationEventPublic,
+    ApplicationPage,
+    ApplicationPublic,
+    ApplicationQuery,
+    ApplicationSubmission,
+    ApplicationTrainerView,
+    ApplicationUpdate,
+    DecisionIn,
+    DiscountDecisionIn,
+)
+
+router = APIRouter(tags=["applications"], route_class=BoundedBodyRoute)
+
+
+@router.post(
+    "/sessions/{id_or_slug}/applications",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApplicationPublic,
+    summary="Apply to a training session (online, or a paper file recorded by the secretariat)",
+    description="An applicant applies online while the session is published, until its deadline "
+    'day (Europe/Paris) included. The secretariat records a paper file with `channel: "paper"`, '
+    "`applicant_id` and `postmarked_on`: it is on time when the postmark is on or before the "
+    "deadline, whatever today is, and it is accepted while the session is published or closed, "
+    "since a file posted on time may arrive after applications closed. A postmark later than "
+    "today is a validation error. One live application per applicant and session: a withdrawn "
+    "one does not count, a rejected one does. A `discount_code` must name an active discount "
+    "of this session or of all sessions; it is then `claimed`.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def submit_application(
+    session_ref: SessionRef,
+    data: Annotated[ApplicationSubmission, Body()],
+    response: Response,
+    actor: CurrentUser,
+    db: DbSession,
+    clock: ClockDep,
+) -> ApplicationPublic:
+    application = application_service.submit_application(db, actor, session_ref, data, now=clock.now())
+    response.headers["Location"] = f"/api/v1/applications/{application.id}"
+    return application_service.to_public(application)
+
+
+@router.get(
+    "/applications",
+    response_model=ApplicationPage,
+    summary="List applications",
+    description="An applicant sees its own; a trainer the accepted applications of the sessions it "
+    "teaches, without billing; the secretariat all. Ordered by id.",
+    responses=problem_responses(401, 422),
+)
+def list_applications(
+    query: Annotated[ApplicationQuery, Query()], actor: CurrentUser, db: DbSession
+) -> ApplicationPage:
+    filters = application_service.ApplicationFilters(session_id=query.session_id, status=query.status)
+    applications, total = application_service.list_applications(
+        db, actor, filters, limit=query.limit, offset=query.offset
+    )
+    return ApplicationPage(
+        items=[application_service.view_for(actor, a) for a in applications],
+        total=total,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+@router.get(
+    "/applications/{application_id}",
+    response_model=ApplicationPublic | ApplicationTrainerView,
+    summary="Read an application",
+    description="Its applicant and the secretariat read it whole; a trainer of the session reads an "
+    "accepted one without billing.",
+    responses=problem_responses(401, 404, 422),
+)
+def get_application(
+    application: ReadableApplication, actor: CurrentUser
+) -> ApplicationPublic | ApplicationTrainerView:
+    return application_service.view_for(actor, application)
+
+
+@router.patch(
+    "/applications/{application_id}",
+    response_model=ApplicationPublic,
+    summary="Change one's application while it is submitted",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def update_application(
+    data: ApplicationUpdate,
+    application: ApplicationOfOwner,
+    actor: CurrentUser,
+    db: DbSession,
+    clock: ClockDep,
+) -> ApplicationPublic:
+    application = application_service.update_application(db, actor, application, data, now=clock.now())
+    return application_service.to_public(application)
+
+
+@router.post(
+    "/applications/{application_id}/decision",
+    response_model=ApplicationPublic,
+    summary="Accept, reject or waitlist an application",
+    description="From `submitted`: accepted, rejected or waitlisted; from `waitlisted`: accepted or "
+    "rejected. Accepting past the session's capacity is `session_full`, however many decisions "
+    "race. Waitlisting appends to the waiting list; leaving it moves those behind up.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def decide_application(
+    data: DecisionIn, application: DecidableApplication, actor: CurrentUser, db: DbSession, clock: ClockDep
+) -> ApplicationPublic:
+    application = application_service.decide_application(
+        db, actor, application, data.decision, data.note, now=clock.now()
+    )
+    return application_service.to_public(application)
+
+
+@router.post(
+    "/applications/{application_id}/withdraw",
+    response_model=ApplicationPublic,
+    summary="Withdraw an application",
+    description="By its applicant or the secretariat, while submitted, accepted or waitlisted. The "
+    "seat of an accepted application goes at once to the first of the waiting list.",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def withdraw_application(
+    application: WithdrawableApplication, actor: CurrentUser, db: DbSession, clock: ClockDep
+) -> ApplicationPublic:
+    application = application_service.withdraw_application(db, actor, application, now=clock.now())
+    return application_service.to_public(application)
+
+
+@router.post(
+    "/applications/{application_id}/discount",
+    response_model=ApplicationPublic,
+    summary="Approve or refuse the discount an application claims",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+def decide_discount(
+    data: DiscountDecisionIn,
+    application: DecidableApplication,
+    actor: CurrentUser,
+    db: DbSession,
+    clock: ClockDep,
+) -> ApplicationPublic:
+    application = application_service.decide_discount(
+        db, actor, application, approved=data.approved, note=data.note, now=clock.now()
+    )
+    return application_service.to_public(application)
+
+
+@router.get(
+    "/applications/{application_id}/events",
+    response_model=list[ApplicationEventPublic],
+    summary="The history of an application",
+    description="Every change of its status or discount, oldest first, for its applicant and the "
+    "secretariat.",
+    responses=problem_responses(401, 404, 422),
+)
+def list_application_events(application: OwnedApplication, db: DbSession) -> list[ApplicationEventPublic]:
+    return application_service.list_events(db, application)
