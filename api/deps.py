@@ -14,8 +14,10 @@ from api.db import get_db
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.auth import Actor, authenticate
+from api.services.discounts import find_discount
 from api.services.sessions import find_session, to_public
 from models.base import MAX_INT
+from models.discount import Discount
 from models.training_session import TrainingSession
 from models.user import Role, User
 
@@ -147,3 +149,25 @@ def load_editable_session(
 
 
 EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]
+
+
+DiscountId = Annotated[int, Path(ge=1, le=MAX_INT, description="A discount's id", examples=[1])]
+
+
+def load_visible_discount(discount_id: DiscountId, actor: OptionalActor, db: DbSession) -> Discount:
+    """A discount as the caller may see it: inactive ones only for the secretariat."""
+    return find_discount(db, discount_id, include_inactive=actor is not None and actor.is_secretariat)
+
+
+VisibleDiscount = Annotated[Discount, Depends(load_visible_discount)]
+
+
+def load_editable_discount(discount_id: DiscountId, actor: CurrentUser, db: DbSession) -> Discount:
+    """A discount the secretariat may change; 404 before 403."""
+    discount = find_discount(db, discount_id, include_inactive=actor.is_secretariat)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may change a discount.")
+    return discount
+
+
+EditableDiscount = Annotated[Discount, Depends(load_editable_discount)]

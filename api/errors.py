@@ -103,3 +103,7 @@ class UnsupportedMediaType(DomainError):
 
 class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
+
+
+class DiscountCodeTaken(DomainError):
+    status, code, title = 409, "discount_code_taken", "Discount code already used"

@@ -23,7 +23,7 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import auth, health, sessions, users
+from routers import auth, discounts, health, sessions, users
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -40,6 +40,7 @@ integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Pa
 
 TAGS = [
     {"name": "sessions", "description": "The catalogue of training sessions."},
+    {"name": "discounts", "description": "Reductions on the price of a session, managed by the secretariat."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -55,11 +56,13 @@ def _build_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.public_router)
     api.include_router(sessions.public_router)
+    api.include_router(discounts.public_router)
     # Everything below needs a caller: a route is authenticated unless it is listed above.
     authenticated = APIRouter(dependencies=[Depends(require_actor)])
     authenticated.include_router(auth.router)
     authenticated.include_router(users.router)
     authenticated.include_router(sessions.router)
+    authenticated.include_router(discounts.router)
     api.include_router(authenticated)
     return api
 

@@ -40,3 +40,24 @@ def published_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def discount_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /discounts body: the brochure's 10 % for alumni, on every session."""
+    payload: dict[str, Any] = {
+        "code": "ALUMNI",
+        "label": "Anciens stagiaires",
+        "percent": "10",
+        "eligibility": "Les anciens stagiaires de l’Observatoire (adhérents à l’association Réseau).",
+        "requires_proof": True,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def create_discount(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    """POST /discounts as `client` (the secretariat), asserting it was created."""
+    answer = client.post("/discounts", json=discount_payload(**overrides))
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
