@@ -15,9 +15,12 @@ from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.auth import Actor, authenticate
 from api.services.discounts import find_discount
+from api.services.quotes import find_quote
 from api.services.sessions import find_session, to_public
+from models.application import Application
 from models.base import MAX_INT
 from models.discount import Discount
+from models.quote import Quote
 from models.training_session import TrainingSession
 from models.user import Role, User
 
@@ -151,7 +154,18 @@ def load_editable_session(
 EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]
 
 
+def load_owned_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:
+    """An application its owner or the secretariat may act on; 404 for anyone else."""
+    application = db.get(Application, application_id)
+    if application is None or (not actor.is_secretariat and application.applicant_id != actor.id):
+        raise NotFound("No application with this id.")
+    return application
+
+
+OwnedApplication = Annotated[Application, Depends(load_owned_application)]
+
 DiscountId = Annotated[int, Path(ge=1, le=MAX_INT, description="A discount's id", examples=[1])]
+QuoteId = Annotated[int, Path(ge=1, le=MAX_INT, description="A quote's id", examples=[1])]
 
 
 def load_visible_discount(discount_id: DiscountId, actor: OptionalActor, db: DbSession) -> Discount:
@@ -171,3 +185,30 @@ def load_editable_discount(discount_id: DiscountId, actor: CurrentUser, db: DbSe
 
 
 EditableDiscount = Annotated[Discount, Depends(load_editable_discount)]
+
+
+def load_visible_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote its applicant or the secretariat may read; 404 for anyone else (trainers included)."""
+    return find_quote(db, quote_id, actor=actor)
+
+
+VisibleQuote = Annotated[Quote, Depends(load_visible_quote)]
+
+
+def load_owned_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote its applicant or the secretariat may act on, locked for this transaction."""
+    return find_quote(db, quote_id, actor=actor, for_update=True)
+
+
+OwnedQuote = Annotated[Quote, Depends(load_owned_quote)]
+
+
+def load_secretariat_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote only the secretariat may act on, locked; 404 before 403."""
+    quote = find_quote(db, quote_id, actor=actor, for_update=True)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may do this to a quote.")
+    return quote
+
+
+SecretariatQuote = Annotated[Quote, Depends(load_secretariat_quote)]

@@ -23,7 +23,7 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import auth, discounts, health, sessions, users
+from routers import auth, discounts, health, quotes, sessions, users
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -41,6 +41,7 @@ integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Pa
 TAGS = [
     {"name": "sessions", "description": "The catalogue of training sessions."},
     {"name": "discounts", "description": "Reductions on the price of a session, managed by the secretariat."},
+    {"name": "quotes", "description": "What a place costs, in a numbered document the payer can sign."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -63,6 +64,7 @@ def _build_router() -> APIRouter:
     authenticated.include_router(users.router)
     authenticated.include_router(sessions.router)
     authenticated.include_router(discounts.router)
+    authenticated.include_router(quotes.router)
     api.include_router(authenticated)
     return api
 

@@ -1,8 +1,13 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
+from datetime import UTC, datetime
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from api.db import open_session
+from models.application import Application
 
 
 def session_payload(**overrides: Any) -> dict[str, Any]:
@@ -61,3 +66,35 @@ def create_discount(client: TestClient, **overrides: Any) -> dict[str, Any]:
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body
+
+
+def insert_application(
+    app: FastAPI,
+    *,
+    session_id: int,
+    applicant_id: int,
+    status: str = "submitted",
+    discount_id: int | None = None,
+    discount_status: str = "none",
+    **fields: Any,
+) -> int:
+    """An Application row written straight to the database (the applications endpoints are built
+    elsewhere); a discount's status is set as the secretariat's decision would leave it."""
+    now = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    with open_session(app.state.engine, write=True) as db:
+        application = Application(
+            session_id=session_id,
+            applicant_id=applicant_id,
+            status=status,
+            submitted_at=now,
+            motivation="Développer les projets numériques de ma structure.",
+            discount_id=discount_id,
+            discount_status=discount_status,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        db.add(application)
+        db.commit()
+        assert application.id is not None
+        return application.id
