@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from stdnum.exceptions import ValidationError as InvalidNumber
+from stdnum.fr import siret
 
 # SHA-256 of signing keys that were once published (the foundation's development default):
 # refused everywhere, so that no key anyone can read in this repository's history verifies a token.
@@ -77,6 +79,16 @@ class Settings(BaseSettings):
                     raise ValueError(f"ATELIERS_TRUSTED_PROXIES: {entry!r} is not an address") from None
         return value
 
+    @field_validator("org_siret")
+    @classmethod
+    def _siret_is_valid(cls, value: str) -> str:
+        if not value.strip():
+            return ""
+        try:
+            return siret.format(siret.validate(value))
+        except InvalidNumber:
+            raise ValueError("ATELIERS_ORG_SIRET is not a valid SIRET number") from None
+
     @model_validator(mode="after")
     def _secret_key_fits_environment(self) -> "Settings":
         # The messages never quote the key: a refused start must not print any part of it.
@@ -90,6 +102,20 @@ class Settings(BaseSettings):
             raise ValueError("ATELIERS_SECRET_KEY is a published key; generate a new one")
         if self.env == "production" and len(key) < 32:
             raise ValueError("ATELIERS_SECRET_KEY must be at least 32 bytes in production")
+        return self
+
+    @model_validator(mode="after")
+    def _production_names_the_organisation(self) -> "Settings":
+        # Documents are legal records: production prints the real identity, never a default.
+        if self.env == "production":
+            required = ("org_name", "org_address", "org_siret", "org_training_declaration")
+            missing = [
+                f"ATELIERS_{name.upper()}"
+                for name in required
+                if name not in self.model_fields_set or not str(getattr(self, name)).strip()
+            ]
+            if missing:
+                raise ValueError(f"{', '.join(missing)} required in production")
         return self
 
     @property

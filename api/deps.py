@@ -15,9 +15,13 @@ from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.applications import find_application, may_read
 from api.services.auth import Actor, authenticate
+from api.services.discounts import find_discount
+from api.services.quotes import find_quote
 from api.services.sessions import find_session, to_public
 from models.application import Application
 from models.base import MAX_INT
+from models.discount import Discount
+from models.quote import Quote
 from models.training_session import TrainingSession
 from models.user import Role, User
 
@@ -214,3 +218,53 @@ def load_decidable_application(application: ReadableApplication, actor: CurrentU
 
 
 DecidableApplication = Annotated[Application, Depends(load_decidable_application)]
+
+
+DiscountId = Annotated[int, Path(ge=1, le=MAX_INT, description="A discount's id", examples=[1])]
+QuoteId = Annotated[int, Path(ge=1, le=MAX_INT, description="A quote's id", examples=[1])]
+
+
+def load_visible_discount(discount_id: DiscountId, actor: OptionalActor, db: DbSession) -> Discount:
+    """A discount as the caller may see it: inactive ones only for the secretariat."""
+    return find_discount(db, discount_id, include_inactive=actor is not None and actor.is_secretariat)
+
+
+VisibleDiscount = Annotated[Discount, Depends(load_visible_discount)]
+
+
+def load_editable_discount(discount_id: DiscountId, actor: CurrentUser, db: DbSession) -> Discount:
+    """A discount the secretariat may change; 404 before 403."""
+    discount = find_discount(db, discount_id, include_inactive=actor.is_secretariat)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may change a discount.")
+    return discount
+
+
+EditableDiscount = Annotated[Discount, Depends(load_editable_discount)]
+
+
+def load_visible_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote its applicant or the secretariat may read; 404 for anyone else (trainers included)."""
+    return find_quote(db, quote_id, actor=actor)
+
+
+VisibleQuote = Annotated[Quote, Depends(load_visible_quote)]
+
+
+def load_owned_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote its applicant or the secretariat may act on, locked for this transaction."""
+    return find_quote(db, quote_id, actor=actor, for_update=True)
+
+
+OwnedQuote = Annotated[Quote, Depends(load_owned_quote)]
+
+
+def load_secretariat_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
+    """A quote only the secretariat may act on, locked; 404 before 403."""
+    quote = find_quote(db, quote_id, actor=actor, for_update=True)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may do this to a quote.")
+    return quote
+
+
+SecretariatQuote = Annotated[Quote, Depends(load_secretariat_quote)]

@@ -126,3 +126,19 @@ class UnknownDiscount(DomainError):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, errors=[{"loc": ["body", "discount_code"], "msg": detail}])
+
+
+class DiscountCodeTaken(DomainError):
+    status, code, title = 409, "discount_code_taken", "Discount code already used"
+
+
+class QuoteFrozen(DomainError):
+    status, code, title = 409, "quote_frozen", "Quote already issued; its content is frozen"
+
+
+class QuoteExpired(DomainError):
+    status, code, title = 409, "quote_expired", "Quote past its validity date"
+
+
+class QuoteNotIssued(DomainError):
+    status, code, title = 409, "quote_not_issued", "Quote not issued"

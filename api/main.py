@@ -24,7 +24,7 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import application_documents, applications, auth, health, sessions, users
+from routers import application_documents, applications, auth, discounts, health, quotes, sessions, users
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -43,6 +43,8 @@ integer cents; dates are ISO 8601, and the organisation's dates are in Europe/Pa
 TAGS = [
     {"name": "sessions", "description": "The catalogue of training sessions."},
     {"name": "applications", "description": "Applications to sessions, their decisions and history."},
+    {"name": "discounts", "description": "Reductions on the price of a session, managed by the secretariat."},
+    {"name": "quotes", "description": "What a place costs, in a numbered document the payer can sign."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -58,6 +60,7 @@ def _build_router() -> APIRouter:
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(auth.public_router)
     api.include_router(sessions.public_router)
+    api.include_router(discounts.public_router)
     # Everything below needs a caller: a route is authenticated unless it is listed above.
     authenticated = APIRouter(dependencies=[Depends(require_actor)])
     authenticated.include_router(auth.router)
@@ -65,6 +68,8 @@ def _build_router() -> APIRouter:
     authenticated.include_router(sessions.router)
     authenticated.include_router(applications.router)
     authenticated.include_router(application_documents.router)
+    authenticated.include_router(discounts.router)
+    authenticated.include_router(quotes.router)
     api.include_router(authenticated)
     return api
 

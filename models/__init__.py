@@ -3,6 +3,7 @@
 from models.application import Application, ApplicationDocument, ApplicationEvent
 from models.credential import ApiKey, LoginAttempt, RefreshFamily, RefreshToken
 from models.discount import Discount
+from models.quote import Quote, QuoteNumberCounter
 from models.training_session import CatalogueVersion, SessionTrainer, TrainingSession
 from models.user import User
 
@@ -14,6 +15,8 @@ __all__ = [
     "CatalogueVersion",
     "Discount",
     "LoginAttempt",
+    "Quote",
+    "QuoteNumberCounter",
     "RefreshFamily",
     "RefreshToken",
     "SessionTrainer",

@@ -157,7 +157,7 @@ class TrainingSessionCreate(SQLModel):
     days: Days | None = Field(default=None, description="Calendar days from start to end when omitted")
     hours: Hours
     city: Label
-    venue: ShortText = ""
+    venue: Label | Literal[""] = ""
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = ""
     capacity: Capacity
     price_cents: Cents
@@ -190,7 +190,7 @@ class TrainingSessionUpdate(SQLModel):
     days: Days = Field(default=None)
     hours: Hours = Field(default=None)
     city: Label = Field(default=None)
-    venue: ShortText = Field(default=None)
+    venue: Label | Literal[""] = Field(default=None)
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = Field(default=None)
     capacity: Capacity = Field(default=None)
     price_cents: Cents = Field(default=None)

@@ -1,13 +1,12 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 
 from api.db import open_session
 from models.application import Application
@@ -50,19 +49,6 @@ def published_session(client: TestClient, **overrides: Any) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
-
-
-def insert_application(engine: Engine, *, session_id: int, applicant_id: int, now: datetime) -> int:
-    """An application row written straight to the database, for tests that need one to exist
-    (the applications endpoints are not what they are about). Returns its id."""
-    with open_session(engine, write=True) as db:
-        application = Application(
-            session_id=session_id, applicant_id=applicant_id, submitted_at=now, created_at=now, updated_at=now
-        )
-        db.add(application)
-        db.commit()
-        assert application.id is not None
-        return application.id
 
 
 def application_payload(**overrides: Any) -> dict[str, Any]:
@@ -132,3 +118,56 @@ def add_discount(app: FastAPI, code: str, *, now: datetime, **fields: Any) -> in
         db.commit()
         assert discount.id is not None
         return discount.id
+
+
+def discount_payload(**overrides: Any) -> dict[str, Any]:
+    """A valid POST /discounts body: the brochure's 10 % for alumni, on every session."""
+    payload: dict[str, Any] = {
+        "code": "ALUMNI",
+        "label": "Anciens stagiaires",
+        "percent": "10",
+        "eligibility": "Les anciens stagiaires de l’Observatoire (adhérents à l’association Réseau).",
+        "requires_proof": True,
+    }
+    payload.update(overrides)
+    return payload
+
+
+def create_discount(client: TestClient, **overrides: Any) -> dict[str, Any]:
+    """POST /discounts as `client` (the secretariat), asserting it was created."""
+    answer = client.post("/discounts", json=discount_payload(**overrides))
+    assert answer.status_code == 201, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def insert_application(
+    app: FastAPI,
+    *,
+    session_id: int,
+    applicant_id: int,
+    status: str = "submitted",
+    discount_id: int | None = None,
+    discount_status: str = "none",
+    **fields: Any,
+) -> int:
+    """An Application row written straight to the database (the applications endpoints are built
+    elsewhere); a discount's status is set as the secretariat's decision would leave it."""
+    now = datetime(2027, 1, 10, 9, 0, tzinfo=UTC)
+    with open_session(app.state.engine, write=True) as db:
+        application = Application(
+            session_id=session_id,
+            applicant_id=applicant_id,
+            status=status,
+            submitted_at=now,
+            motivation="Développer les projets numériques de ma structure.",
+            discount_id=discount_id,
+            discount_status=discount_status,
+            created_at=now,
+            updated_at=now,
+            **fields,
+        )
+        db.add(application)
+        db.commit()
+        assert application.id is not None
+        return application.id

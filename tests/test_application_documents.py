@@ -27,7 +27,7 @@ from api.errors import PayloadTooLarge
 from api.services import documents as document_service
 from models.application import ApplicationDocument
 from tests.conftest import TEST_SECRET_KEY, UserFactory
-from tests.factories import insert_application, published_session
+from tests.factories import apply, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
 MIB = 1024 * 1024
@@ -132,9 +132,7 @@ def owner(make_user: UserFactory) -> TestClient:
 @pytest.fixture
 def application_id(app: FastAPI, secretariat: TestClient, owner: TestClient, clock: FixedClock) -> int:
     session = published_session(secretariat)
-    return insert_application(
-        app.state.engine, session_id=session["id"], applicant_id=owner.user["id"], now=clock.now()
-    )
+    return int(apply(owner, session["id"])["id"])
 
 
 def upload(
@@ -438,9 +436,7 @@ def test_an_unknown_application_or_a_document_of_another_application_is_404(
     clock: FixedClock,
 ) -> None:
     other_session = published_session(secretariat, title="Les ateliers des cultures numériques #4")
-    other_id = insert_application(
-        app.state.engine, session_id=other_session["id"], applicant_id=owner.user["id"], now=clock.now()
-    )
+    other_id = apply(owner, other_session["id"])["id"]
     assert_problem(owner.get("/applications/999999/documents"), 404, "not_found")
     assert_problem(upload(owner, 999999, pdf_bytes()), 404, "not_found")
     assert_problem(owner.get(f"/applications/{other_id}/documents/{document_id}"), 404, "not_found")

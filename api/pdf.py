@@ -1,0 +1,258 @@
+"""The layout every document of the organisation shares: embedded fonts, the letterhead with the
+organisation's identity, the footer, tables, and dates and amounts written the French way.
+
+Quotes use it today; certificates and attendance sheets will use it too.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from fpdf.fonts import FontFace
+
+from api.config import Settings
+
+# Shipped inside the package, so accents, ’ and € render on any machine.
+FONT_DIR = Path(__file__).resolve().parent / "fonts"
+FAMILY = "DejaVu"
+NBSP = "\u00a0"
+INK = (33, 37, 41)
+MUTED = (108, 117, 125)
+ACCENT = (31, 78, 121)
+RULE = (206, 212, 218)
+SHADE = (236, 241, 246)
+
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+@dataclass(frozen=True)
+class Organisation:
+    """Who issues the document; what is unset is left out, never invented."""
+
+    name: str
+    address: str
+    email: str = ""
+    phone: str = ""
+    siret: str = ""
+    training_declaration: str = ""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Organisation":
+        return cls(
+            name=settings.org_name,
+            address=settings.org_address,
+            email=settings.org_email,
+            phone=settings.org_phone,
+            siret=settings.org_siret,
+            training_declaration=settings.org_training_declaration,
+        )
+
+
+def euros(cents: int) -> str:
+    """An amount the French way: "1 800,00 €" (no-break spaces), "-200,00 €"."""
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    grouped = f"{whole:,}".replace(",", NBSP)
+    return f"{sign}{grouped},{rest:02d}{NBSP}€"
+
+
+def french_date(day: date, *, weekday: bool = False) -> str:
+    """ "14 janvier 2027", or "jeudi 14 janvier 2027"; the first of the month is "1er"."""
+    number = "1er" if day.day == 1 else str(day.day)
+    text = f"{number} {MONTHS[day.month - 1]} {day.year}"
+    return f"{WEEKDAYS[day.weekday()]} {text}" if weekday else text
+
+
+def french_time(moment: time) -> str:
+    """ "9 h 30", "17 h"."""
+    return f"{moment.hour} h {moment.minute:02d}" if moment.minute else f"{moment.hour} h"
+
+
+def french_date_range(start: date, end: date, *, weekday: bool = False) -> str:
+    """ "du 7 au 12 mars 2016", "du 28 février au 4 mars 2027", "le 3 mai 2027"."""
+    if start == end:
+        return f"le {french_date(start, weekday=weekday)}"
+    last = french_date(end, weekday=weekday)
+    first = french_date(start, weekday=weekday)
+    if start.year == end.year:
+        first = first.rsplit(" ", 1)[0]
+        if start.month == end.month:
+            first = first.rsplit(" ", 1)[0]
+    return f"du {first} au {last}"
+
+
+class Document(FPDF):
+    """An A4 page of the organisation: letterhead at the top, identity and page number at the foot."""
+
+    def __init__(self, organisation: Organisation, *, title: str, reference: str, created: datetime) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="A4")
+        self.organisation = organisation
+        self.reference = reference
+        self.add_font(FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
+        self.add_font(FAMILY, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+        self.set_margins(left=16, top=12, right=16)
+        self.set_auto_page_break(auto=True, margin=16)
+        self.set_title(title)
+        self.set_author(organisation.name)
+        self.set_creator("Ateliers")
+        self.set_creation_date(created)
+        self.set_text_color(*INK)
+        self.add_page()
+
+    @property
+    def content_width(self) -> float:
+        return float(self.w - self.l_margin - self.r_margin)
+
+    def header(self) -> None:
+        org = self.organisation
+        self.set_font(FAMILY, "B", 12)
+        self.set_text_color(*ACCENT)
+        self.cell(0, 6, org.name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*MUTED)
+        self.set_font(FAMILY, "", 8)
+        contact = "  ·  ".join(
+            part for part in (org.address, f"Tél. {org.phone}" if org.phone else "", org.email) if part
+        )
+        self.multi_cell(0, 4, contact, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        legal = [f"SIRET {org.siret}"] if org.siret else []
+        if org.training_declaration:
+            legal.append(
+                f"Déclaration d’activité enregistrée sous le numéro {org.training_declaration} "
+                "(cet enregistrement ne vaut pas agrément de l’État)"
+            )
+        if legal:
+            self.multi_cell(0, 4, "  ·  ".join(legal), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1.5)
+        self.set_draw_color(*ACCENT)
+        self.set_line_width(0.5)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(4)
+        self.set_text_color(*INK)
+
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.2)
+        self.line(self.l_margin, self.get_y(), self.w - self.r_margin, self.get_y())
+        self.ln(1)
+        self.set_font(FAMILY, "", 7)
+        self.set_text_color(*MUTED)
+        identity = self.organisation.name + (
+            f" · SIRET {self.organisation.siret}" if self.organisation.siret else ""
+        )
+        self.cell(self.content_width * 0.75, 4, f"{identity} · {self.reference}")
+        self.cell(0, 4, f"Page {self.page_no()}/{{nb}}", align="R")
+        self.set_text_color(*INK)
+
+    def title_block(self, title: str, lines: Sequence[tuple[str, str]]) -> None:
+        """A large title on the right, with labelled lines under it ("N°", "Date")."""
+        top = self.get_y()
+        self.set_font(FAMILY, "B", 20)
+        self.set_text_color(*ACCENT)
+        self.cell(0, 9, title, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+        for label, value in lines:
+            self.set_font(FAMILY, "", 9)
+            self.cell(self.content_width - 48, 5, f"{label} ", align="R")
+            self.set_font(FAMILY, "B", 9)
+            self.cell(48, 5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_y(max(self.get_y(), top))
+
+    def section(self, title: str) -> None:
+        """A small upper-case heading."""
+        self.ln(2)
+        self.set_font(FAMILY, "B", 9)
+        self.set_text_color(*ACCENT)
+        self.cell(0, 5, title.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+
+    def paragraph(self, text: str, *, size: float = 9, bold: bool = False, height: float = 4.4) -> None:
+        self.set_font(FAMILY, "B" if bold else "", size)
+        self.multi_cell(0, height, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def boxed(
+        self, x: float, y: float, width: float, lines: Sequence[tuple[str, bool]], *, title: str
+    ) -> float:
+        """A framed block of lines (text, bold) at (x, y); returns its bottom."""
+        self.set_xy(x, y)
+        self.set_font(FAMILY, "B", 8)
+        self.set_text_color(*MUTED)
+        self.cell(width, 5, title.upper(), new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.set_text_color(*INK)
+        for text, bold in lines:
+            self.set_x(x + 2)
+            self.set_font(FAMILY, "B" if bold else "", 9)
+            self.multi_cell(width - 4, 4.4, text, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+        bottom = self.get_y() + 2
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.3)
+        self.rect(x, y, width, bottom - y)
+        return float(bottom)
+
+    def amounts_table(
+        self, header: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[float]
+    ) -> None:
+        """Lines of a bill: the first column wraps, the others are numbers aligned right."""
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.2)
+        self.set_font(FAMILY, "", 9)
+        with self.table(
+            col_widths=tuple(widths),
+            text_align=("LEFT",) + ("RIGHT",) * (len(widths) - 1),
+            headings_style=FontFace(emphasis="BOLD", fill_color=SHADE, color=INK),
+            line_height=5,
+            padding=(1.2, 2),
+            borders_layout="HORIZONTAL_LINES",
+        ) as table:
+            table.row(list(header))
+            for values in rows:
+                table.row(list(values))
+
+    def totals(self, rows: Sequence[tuple[str, str, bool]], *, width: float = 82) -> None:
+        """Label and amount pairs aligned on the right; the bold ones are shaded."""
+        for label, amount, bold in rows:
+            self.set_x(self.w - self.r_margin - width)
+            self.set_font(FAMILY, "B" if bold else "", 10 if bold else 9)
+            if bold:
+                self.set_fill_color(*SHADE)
+            self.cell(width - 34, 6.5 if bold else 5.5, label, fill=bold, align="L")
+            self.cell(
+                34, 6.5 if bold else 5.5, amount, fill=bold, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+            )
+
+    def signature_block(self, title: str, fields: Sequence[str], *, height: float = 30) -> None:
+        """A framed area for a handwritten signature, with its labelled fields."""
+        width = self.content_width / 2
+        x = self.w - self.r_margin - width
+        y = self.get_y()
+        self.set_draw_color(*INK)
+        self.set_line_width(0.3)
+        self.rect(x, y, width, height)
+        self.set_xy(x + 2, y + 1.5)
+        self.set_font(FAMILY, "B", 9)
+        self.cell(width - 4, 5, title, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.set_font(FAMILY, "", 8)
+        for field in fields:
+            self.set_x(x + 2)
+            self.cell(width - 4, 5, field, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        self.set_y(y + height)
+
+    def render(self) -> bytes:
+        return bytes(self.output())

@@ -1,0 +1,417 @@
+"""Quotes: what a place costs, computed from the session's price and an approved discount,
+numbered without gaps when issued, frozen from then on, and printed for the payer to sign."""
+
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, cast
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from api.clock import paris_today
+from api.errors import (
+    Forbidden,
+    InvalidTransition,
+    NotFound,
+    QuoteExpired,
+    QuoteFrozen,
+    QuoteNotIssued,
+    ValidationFailed,
+)
+from api.pdf import Document, Organisation, euros, french_date, french_date_range, french_time
+from api.services.auth import Actor
+from models.application import Application, ApplicationStatus, DiscountStatus
+from models.discount import Discount
+from models.quote import (
+    BilledParty,
+    Quote,
+    QuoteIssue,
+    QuoteLine,
+    QuoteNumberCounter,
+    QuotePublic,
+    QuoteStatus,
+    QuoteUpdate,
+)
+from models.training_session import TrainingSession
+from models.user import Role, User
+
+VAT_RATE = "0"
+VAT_NOTE = (
+    "TVA non applicable : exonération de la formation professionnelle continue, article 261-4-4° a du CGI."
+)
+VALIDITY = timedelta(days=30)
+LIVE_APPLICATIONS = frozenset(
+    {ApplicationStatus.submitted, ApplicationStatus.accepted, ApplicationStatus.waitlisted}
+)
+CENT = Decimal(1)
+
+
+def percent_off(subtotal_cents: int, percent: Decimal) -> int:
+    """`percent` % of an amount in cents, rounded half up to the cent."""
+    return int((Decimal(subtotal_cents) * percent / Decimal(100)).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def effective_status(quote: Quote, *, today: date) -> QuoteStatus:
+    """The stored status, except that an issued quote past its validity date is expired."""
+    if quote.status == QuoteStatus.issued and quote.valid_until is not None and today > quote.valid_until:
+        return QuoteStatus.expired
+    return QuoteStatus(quote.status)
+
+
+def to_public(quote: Quote, *, today: date) -> QuotePublic:
+    """The representation the applicant and the secretariat read."""
+    return QuotePublic(
+        **quote.model_dump(
+            exclude={
+                "status",
+                "lines",
+                "billed_name",
+                "billed_organisation",
+                "billed_address",
+                "billed_email",
+            }
+        ),
+        status=effective_status(quote, today=today),
+        lines=[QuoteLine(**line) for line in quote.lines],
+        billed_to=BilledParty(
+            name=quote.billed_name,
+            organisation=quote.billed_organisation,
+            address=quote.billed_address,
+            email=quote.billed_email,
+        ),
+    )
+
+
+def find_quote(db: Session, quote_id: int, *, actor: Actor, for_update: bool = False) -> Quote:
+    """A quote its applicant or the secretariat may see, locked when `for_update`; otherwise NotFound."""
+    query = select(Quote).where(Quote.id == quote_id)
+    if for_update:
+        query = query.with_for_update()
+    quote = db.exec(query).first()
+    if quote is None or (not actor.is_secretariat and quote.applicant_id != actor.id):
+        raise NotFound("No quote with this id.")
+    return quote
+
+
+def _training_label(session: TrainingSession) -> str:
+    dates = french_date_range(session.start_date, session.end_date)
+    return f"{session.title} — {dates}, {session.days} jours, {session.hours} heures"
+
+
+def _discount_label(discount: Discount) -> str:
+    if discount.percent is not None:
+        amount = format(discount.percent.normalize(), "f").replace(".", ",")
+        how = f"{amount} %"
+    else:
+        how = euros(discount.amount_cents or 0)
+    return f"Réduction « {discount.label} » ({discount.code}) : {how}"
+
+
+def _price(db: Session, quote: Quote, application: Application, session: TrainingSession) -> None:
+    """Set the lines and amounts from the session's price and the application's approved discount."""
+    subtotal = session.price_cents
+    lines = [
+        QuoteLine(
+            label=_training_label(session), quantity=1, unit_price_cents=subtotal, amount_cents=subtotal
+        ).model_dump()
+    ]
+    off = 0
+    discount = None
+    # Only an approved discount reaches a quote, and an application carries at most one.
+    if application.discount_status == DiscountStatus.approved and application.discount_id is not None:
+        discount = db.get(Discount, application.discount_id)
+    if discount is not None:
+        if discount.percent is not None:
+            off = percent_off(subtotal, discount.percent)
+        else:
+            off = min(discount.amount_cents or 0, subtotal)
+        lines.append(
+            QuoteLine(
+                label=_discount_label(discount), quantity=1, unit_price_cents=-off, amount_cents=-off
+            ).model_dump()
+        )
+    quote.lines = lines
+    quote.subtotal_cents = subtotal
+    quote.discount_cents = off
+    quote.total_cents = subtotal - off
+    quote.currency = session.currency
+    quote.discount_id = discount.id if discount is not None else None
+
+
+def _price_excludes_note(session: TrainingSession) -> list[str]:
+    if not session.price_excludes:
+        return []
+    return [f"Le prix ne comprend pas : {', '.join(session.price_excludes)}."]
+
+
+def request_quote(db: Session, application: Application, *, now: datetime) -> Quote:
+    """A draft quote for a live application, billed as the application says."""
+    if application.status not in LIVE_APPLICATIONS:
+        raise InvalidTransition(f"No quote for an application that is {application.status}.")
+    session = db.get(TrainingSession, application.session_id)
+    applicant = db.get(User, application.applicant_id)
+    assert session is not None and applicant is not None  # foreign keys
+    quote = Quote(
+        application_id=cast(int, application.id),
+        session_id=cast(int, session.id),
+        applicant_id=cast(int, applicant.id),
+        status=QuoteStatus.draft,
+        billed_name=application.billing_name or applicant.full_name,
+        billed_organisation=application.billing_organisation,
+        billed_address=application.billing_address,
+        billed_email=application.billing_email or applicant.email,
+        subtotal_cents=0,
+        total_cents=0,
+        vat_rate=VAT_RATE,
+        vat_note=VAT_NOTE,
+        notes=_price_excludes_note(session),
+        created_at=now,
+        updated_at=now,
+    )
+    _price(db, quote, application, session)
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def _require_draft(quote: Quote) -> None:
+    if quote.status != QuoteStatus.draft:
+        raise QuoteFrozen(f"This quote is {quote.status}; only a draft can be changed.")
+
+
+def update_quote(db: Session, quote: Quote, data: QuoteUpdate, *, now: datetime) -> Quote:
+    """Change a draft's billed party or notes; its amounts follow the session and the discount."""
+    _require_draft(quote)
+    changes = data.model_dump(exclude_unset=True)
+    if "billed_to" in changes:
+        if changes["billed_to"] is None:
+            raise ValidationFailed("billed_to cannot be null.", loc=["body", "billed_to"])
+        billed = changes["billed_to"]
+        quote.billed_name = billed.get("name", "")
+        quote.billed_organisation = billed.get("organisation", "")
+        quote.billed_address = billed.get("address", "")
+        quote.billed_email = billed.get("email", "")
+    if "notes" in changes:
+        if changes["notes"] is None:
+            raise ValidationFailed("notes cannot be null.", loc=["body", "notes"])
+        quote.notes = list(changes["notes"])
+    _reprice(db, quote)
+    quote.updated_at = now
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def _reprice(db: Session, quote: Quote) -> None:
+    application = db.get(Application, quote.application_id)
+    session = db.get(TrainingSession, quote.session_id)
+    assert application is not None and session is not None  # foreign keys
+    _price(db, quote, application, session)
+
+
+def next_quote_number(db: Session, *, year: int) -> str:
+    """The next number of `year`, DEV-YYYY-NNNN: the year's counter row is locked until the end of the
+    transaction, so numbers are never given twice and a rolled-back issue gives its number back."""
+    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
+    # The first issue of a year makes the row; concurrent first issues wait for it instead of failing.
+    db.execute(
+        insert(QuoteNumberCounter)
+        .values(year=year, last_number=0)
+        .on_conflict_do_nothing(index_elements=["year"])
+    )
+    counter = db.exec(
+        select(QuoteNumberCounter)
+        .where(QuoteNumberCounter.year == year)
+        .with_for_update()
+        .execution_options(populate_existing=True)  # the locked row's value, not one held from before
+    ).one()
+    counter.last_number += 1
+    db.add(counter)
+    db.flush()
+    return f"DEV-{year}-{counter.last_number:04d}"
+
+
+def issue_quote(db: Session, quote: Quote, data: QuoteIssue | None, *, now: datetime) -> Quote:
+    """Number a draft, date it, and freeze its amounts at the session's current price."""
+    if quote.status != QuoteStatus.draft:
+        raise InvalidTransition(f"Only a draft can be issued; this quote is {quote.status}.")
+    today = paris_today(now)
+    valid_until = data.valid_until if data is not None and data.valid_until is not None else today + VALIDITY
+    if valid_until < today:
+        raise ValidationFailed("valid_until cannot be before the issue date.", loc=["body", "valid_until"])
+    _reprice(db, quote)
+    quote.number = next_quote_number(db, year=today.year)
+    quote.status = QuoteStatus.issued
+    quote.issued_at = now
+    quote.valid_until = valid_until
+    quote.updated_at = now
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def _require_open(quote: Quote, *, action: str, today: date) -> None:
+    status = effective_status(quote, today=today)
+    if status == QuoteStatus.expired:
+        raise QuoteExpired(f"This quote was valid until {quote.valid_until}; ask for a new one.")
+    if status != QuoteStatus.issued:
+        raise InvalidTransition(f"Only an issued quote can be {action}; this one is {status}.")
+
+
+def accept_quote(db: Session, quote: Quote, *, now: datetime) -> Quote:
+    """The payer accepts an issued quote while it is valid."""
+    _require_open(quote, action="accepted", today=paris_today(now))
+    quote.status = QuoteStatus.accepted
+    quote.accepted_at = now
+    quote.updated_at = now
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def decline_quote(db: Session, quote: Quote, *, now: datetime) -> Quote:
+    """The payer declines an issued quote while it is valid."""
+    _require_open(quote, action="declined", today=paris_today(now))
+    quote.status = QuoteStatus.declined
+    quote.declined_at = now
+    quote.updated_at = now
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def cancel_quote(db: Session, quote: Quote, *, now: datetime) -> Quote:
+    """The secretariat withdraws a draft or an issued (still valid) quote; its number stays used."""
+    status = effective_status(quote, today=paris_today(now))
+    if status not in (QuoteStatus.draft, QuoteStatus.issued):
+        raise InvalidTransition(f"Only a draft or an issued quote can be cancelled; this one is {status}.")
+    quote.status = QuoteStatus.cancelled
+    quote.cancelled_at = now
+    quote.updated_at = now
+    db.add(quote)
+    db.flush()
+    return quote
+
+
+def _with_status(query: Any, status: QuoteStatus | None, *, today: date) -> Any:
+    if status == QuoteStatus.expired:
+        return query.where(Quote.status == QuoteStatus.issued, col(Quote.valid_until) < today)
+    if status == QuoteStatus.issued:
+        return query.where(Quote.status == QuoteStatus.issued, col(Quote.valid_until) >= today)
+    if status is not None:
+        return query.where(Quote.status == status)
+    return query
+
+
+def list_quotes(
+    db: Session,
+    actor: Actor,
+    *,
+    status: QuoteStatus | None,
+    session_id: int | None,
+    today: date,
+    limit: int,
+    offset: int,
+) -> tuple[list[Quote], int]:
+    """A page of quotes: the applicant's own, or all for the secretariat; trainers see none."""
+    if actor.role == Role.trainer:
+        raise Forbidden("Trainers see no quotes.")
+
+    def narrowed(query: Any) -> Any:
+        if not actor.is_secretariat:
+            query = query.where(Quote.applicant_id == actor.id)
+        if session_id is not None:
+            query = query.where(Quote.session_id == session_id)
+        return _with_status(query, status, today=today)
+
+    items = db.exec(narrowed(select(Quote)).order_by(col(Quote.id)).limit(limit).offset(offset)).all()
+    total = db.exec(narrowed(select(func.count()).select_from(Quote))).one()
+    return cast(list[Quote], list(items)), total
+
+
+def render_quote_pdf(db: Session, quote: Quote, *, organisation: Organisation) -> bytes:
+    """The issued quote as one A4 page a payer can sign."""
+    if quote.number is None or quote.issued_at is None or quote.valid_until is None:
+        raise QuoteNotIssued("A draft quote has no document yet; it must be issued first.")
+    if quote.status == QuoteStatus.cancelled:
+        raise QuoteNotIssued("This quote was cancelled; it has no document any more.")
+    session = db.get(TrainingSession, quote.session_id)
+    assert session is not None  # foreign key
+    issued_on = paris_today(quote.issued_at)
+    pdf = Document(
+        organisation,
+        title=f"Devis {quote.number}",
+        reference=f"Devis {quote.number}",
+        created=quote.issued_at,
+    )
+    pdf.title_block(
+        "DEVIS",
+        [
+            ("N°", quote.number),
+            ("Date", french_date(issued_on)),
+            ("Valable jusqu’au", french_date(quote.valid_until)),
+        ],
+    )
+    pdf.ln(3)
+    top = pdf.get_y()
+    half = (pdf.content_width - 6) / 2
+    issuer = [(organisation.name, True), (organisation.address, False)]
+    issuer += [(text, False) for text in (organisation.email, organisation.phone) if text]
+    left = pdf.boxed(pdf.l_margin, top, half, issuer, title="Organisme de formation")
+    billed = [(quote.billed_name, True)]
+    billed += [
+        (text, False)
+        for text in (quote.billed_organisation, quote.billed_address, quote.billed_email)
+        if text
+    ]
+    right = pdf.boxed(pdf.l_margin + half + 6, top, half, billed, title="Adressé à")
+    pdf.set_y(max(left, right) + 3)
+
+    pdf.section("Objet : action de formation professionnelle continue")
+    pdf.paragraph(session.title, bold=True, size=10)
+    schedule = (
+        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
+        f"{session.days} jours, soit {session.hours} heures de formation · "
+        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)}"
+    )
+    pdf.paragraph(schedule)
+    place = ", ".join(dict.fromkeys(part for part in (session.venue, session.address, session.city) if part))
+    pdf.paragraph(f"Lieu : {place}")
+    pdf.ln(2)
+
+    pdf.amounts_table(
+        ("Désignation", "Qté", "Prix unitaire", "Montant"),
+        [
+            (
+                line["label"],
+                str(line["quantity"]),
+                euros(line["unit_price_cents"]),
+                euros(line["amount_cents"]),
+            )
+            for line in quote.lines
+        ],
+        (96, 12, 35, 35),
+    )
+    pdf.ln(2)
+    totals = [("Sous-total", euros(quote.subtotal_cents), False)]
+    if quote.discount_cents:
+        totals.append(("Réduction", euros(-quote.discount_cents), False))
+    totals += [("TVA (0 %)", euros(0), False), ("Total net à payer", euros(quote.total_cents), True)]
+    pdf.totals(totals)
+    pdf.ln(2)
+    pdf.paragraph(quote.vat_note, size=8.5)
+    for note in quote.notes:
+        pdf.paragraph(note, size=8.5)
+    pdf.paragraph(
+        f"Devis valable jusqu’au {french_date(quote.valid_until)}. Pour l’accepter, retournez-le daté "
+        "et signé, avec la mention « Bon pour accord ».",
+        size=8.5,
+    )
+    pdf.ln(4)
+    pdf.signature_block(
+        "Bon pour accord",
+        ["Date :", "Nom et qualité du signataire :", "Signature et cachet de l’employeur :"],
+        height=34,
+    )
+    return pdf.render()
