@@ -995,9 +995,12 @@ def test_the_demo_seed_gives_the_next_edition_a_season_in_every_state_and_runs_t
     assert paper["postmarked_on"] is not None
     assert date.fromisoformat(paper["postmarked_on"]) <= date(2027, 1, 14)
     for item in season["items"]:
-        history = events(anonymous, item["id"])
+        history = [event for event in events(anonymous, item["id"]) if event["kind"] == "status"]
         assert history[0]["to_status"] == "submitted"
         assert history[-1]["to_status"] == item["status"]
+    # The brochure's discounts are claimed too: one approved, one refused, one awaiting the proof.
+    discounts = Counter(item["discount_status"] for item in season["items"])
+    assert (discounts["approved"], discounts["refused"], discounts["claimed"]) == (1, 1, 1)
     # The brochure's completed session gets none, and a second run changes nothing.
     assert anonymous.get("/applications", params={"limit": 100}).json() == season
     seed()

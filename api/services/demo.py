@@ -7,7 +7,12 @@ from decimal import Decimal
 from sqlmodel import Session, select
 
 from api.clock import paris_today
-from api.services.applications import decide_application, submit_application, withdraw_application
+from api.services.applications import (
+    decide_application,
+    decide_discount,
+    submit_application,
+    withdraw_application,
+)
 from api.services.auth import Actor
 from api.services.sessions import assign_trainers, change_status, create_session
 from api.services.users import create_user, find_user_by_email
@@ -307,6 +312,9 @@ class DemoApplication:
     # What happens to it after submission, in order: decisions, or "withdrawn".
     outcome: tuple[str, ...] = ()
     paper_days_ago: int | None = None  # a paper file, postmarked that many days before today
+    # A brochure discount claimed with the file, and the secretariat's answer (None: not yet).
+    discount_code: str | None = None
+    discount_approved: bool | None = None
 
 
 SEASON = (
@@ -319,6 +327,8 @@ SEASON = (
         Funding.employer,
         "Je pilote la numérisation du fonds local et veux l'ouvrir à la contribution des habitants.",
         ("accepted",),
+        discount_code="ABONNE-IDEOTHEQUE",
+        discount_approved=True,
     ),
     DemoApplication(
         "theo.garnier@ateliers.example",
@@ -329,6 +339,7 @@ SEASON = (
         Funding.self_funded,
         "Notre compagnie prépare un spectacle mêlant plateau et dispositifs en ligne.",
         ("accepted",),
+        discount_code="ANCIENS",
     ),
     DemoApplication(
         "sophie.lambert@ateliers.example",
@@ -339,6 +350,8 @@ SEASON = (
         Funding.employer,
         "Je dois arbitrer un plan numérique pour nos équipements culturels et veux en comprendre les enjeux.",
         ("accepted",),
+        discount_code="ANCIENS",
+        discount_approved=False,
     ),
     DemoApplication(
         "karim.benali@ateliers.example",
@@ -450,6 +463,7 @@ def _live_season(db: Session, session: TrainingSession, *, secretariat: User, no
             "audience": entry.audience,
             "funding": entry.funding,
             "billing": Billing(name=entry.full_name, organisation=entry.organisation, email=entry.email),
+            "discount_code": entry.discount_code,
         }
         if entry.paper_days_ago is not None:
             assert applicant.id is not None
@@ -464,6 +478,9 @@ def _live_season(db: Session, session: TrainingSession, *, secretariat: User, no
             data = ApplicationCreate(**fields)  # type: ignore[arg-type]
             actor = Actor(user=applicant, role=Role.applicant)
         application = submit_application(db, actor, str(session.id), data, now=now)
+        if entry.discount_approved is not None:
+            note = "Justificatif reçu." if entry.discount_approved else "Aucun justificatif fourni."
+            decide_discount(db, staff, application, approved=entry.discount_approved, note=note, now=now)
         for step in entry.outcome:
             if step == "withdrawn":
                 withdraw_application(db, actor, application, now=now)
