@@ -81,9 +81,10 @@ def euros(cents: int) -> str:
     return f"{sign}{grouped},{rest:02d}{NBSP}€"
 
 
-def french_hours(hours: Decimal) -> str:
-    """A number of hours the French way, without needless decimals: "45", "3,75", "7,50"."""
-    if hours == hours.to_integral_value():
+def french_hours(hours: Decimal, *, fixed: bool = False) -> str:
+    """A number of hours the French way, without needless decimals ("45", "3,75", "7,50") unless
+    `fixed`, for columns that align ("45,00")."""
+    if not fixed and hours == hours.to_integral_value():
         return str(int(hours))
     return f"{hours:.2f}".replace(".", ",")
 
@@ -320,7 +321,7 @@ class Document(FPDF):
 
     def signature_row(self, titles: Sequence[str], fields: Sequence[str], *, height: float = 26) -> None:
         """Framed areas side by side, one per signatory, wrapping to the next line or page."""
-        per_line = max(1, min(len(titles), 3))
+        per_line = 3
         width = (self.content_width - 6 * (per_line - 1)) / per_line
         for start in range(0, len(titles), per_line):
             if self.get_y() + height > self.page_break_trigger:

@@ -31,7 +31,7 @@ from models.training_session import TrainingSession
 from models.user import User
 
 CENTI = Decimal("0.01")
-HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-midi"}
+HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
 # Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
 HALF_DAYS_PER_TABLE = 12
 
@@ -186,8 +186,16 @@ def _half_days(session: TrainingSession) -> list[tuple[date, HalfDay]]:
     ]
 
 
+def _day_heading(day: date) -> str:
+    """ "mercredi\n10 février": the weekday over the date, so every day's heading is two lines."""
+    weekday, rest = french_date(day, weekday=True).rsplit(" ", 1)[0].split(" ", 1)
+    return f"{weekday}\n{rest}"
+
+
 def _place(session: TrainingSession) -> str:
-    return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, session.city) if part))
+    """Venue, address and city, the city left out when the address already names it."""
+    city = "" if session.city.casefold() in session.address.casefold() else session.city
+    return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, city) if part))
 
 
 def _chunks(half_days: Sequence[tuple[date, HalfDay]]) -> list[Sequence[tuple[date, HalfDay]]]:
@@ -228,17 +236,14 @@ def render_attendance_pdf(
     pdf.ln(2)
     for chunk in _chunks(_half_days(session)):
         days = list(dict.fromkeys(day for day, _ in chunk))
-        day_heads = [
-            (french_date(day, weekday=True).rsplit(" ", 1)[0], sum(1 for d, _ in chunk if d == day))
-            for day in days
-        ]
+        day_heads = [(_day_heading(day), sum(1 for d, _ in chunk if d == day)) for day in days]
         rows = []
         for number, (application, user) in enumerate(trainees, start=1):
             present = presences.get(cast(int, application.id), set())
             rows.append(
                 [str(number), user.full_name]
                 + ["✓" if half_day in present else "" for half_day in chunk]
-                + [french_hours(hours_for(session, len(present)))]
+                + [french_hours(hours_for(session, len(present)), fixed=True)]
             )
         pdf.attendance_grid(
             day_heads,
@@ -250,6 +255,11 @@ def render_attendance_pdf(
         pdf.ln(3)
     if not trainees:
         pdf.paragraph("Aucun stagiaire admis à cette session.")
+    pdf.paragraph(
+        "Les formateur·rice·s soussigné·e·s attestent l’exactitude des présences indiquées ci-dessus.",
+        size=8.5,
+    )
+    pdf.ln(2)
     trainers = sorted(session.trainers, key=lambda t: fold_for_search(t.full_name))
     pdf.signature_row(
         [f"Formateur·rice : {trainer.full_name}" for trainer in trainers] or ["Formateur·rice :"],
