@@ -470,3 +470,33 @@ def test_no_certificate_for_an_application_that_is_not_accepted(
     _move_clock(clock, FIRST_DAY, pending, secretariat)
     assert_problem(_certificate(pending, trainees["pending_id"]), 409, "not_eligible")
     assert_problem(_certificate(secretariat, trainees["pending_id"]), 409, "not_eligible")
+
+
+def test_hours_never_exceed_the_session_s_when_it_has_fewer_days_than_its_calendar(
+    secretariat: TestClient, applicant: TestClient
+) -> None:
+    # Five days of teaching, 35 hours, from Monday to Saturday: 3.50 hours a half-day.
+    session = published_session(secretariat, **{**SESSION, "days": 5, "hours": 35})
+    application_id = _accepted(secretariat, applicant, session["id"])
+    _recorded(secretariat, session["id"], "2027-02-08", "am", [application_id])
+    assert _attendance(secretariat, session["id"])[application_id]["hours_attended"] == "3.50"
+    for day in range(8, 14):
+        for half_day in ("am", "pm"):
+            _recorded(secretariat, session["id"], f"2027-02-{day:02d}", half_day, [application_id])
+    assert _attendance(secretariat, session["id"])[application_id]["hours_attended"] == "35.00"
+
+
+def test_a_session_longer_than_six_days_is_drawn_in_several_tables(
+    secretariat: TestClient, applicant: TestClient
+) -> None:
+    session = published_session(secretariat, **{**SESSION, "end_date": "2027-02-19", "days": 10, "hours": 70})
+    application_id = _accepted(secretariat, applicant, session["id"])
+    _recorded(secretariat, session["id"], "2027-02-19", "pm", [application_id])
+    pages, text = _pdf_text(
+        secretariat.get(f"/sessions/{session['id']}/attendance/pdf"), "attendance-two-weeks"
+    )
+    # 12 calendar days: six in each table, the trainee and its total in both, on one page.
+    assert pages == 1
+    assert text.count("Camille Candidate") == 2 and text.count("3,50") >= 2
+    for heading in ("lundi\n8 février", "samedi\n13 février", "dimanche\n14 février", "vendredi\n19 février"):
+        assert heading in text, heading
