@@ -17,7 +17,7 @@ from api.services.applications import find_application, may_read
 from api.services.auth import Actor, authenticate
 from api.services.discounts import find_discount
 from api.services.quotes import find_quote
-from api.services.sessions import find_session, to_public
+from api.services.sessions import find_session, find_taught_session, to_public
 from models.application import Application
 from models.base import MAX_INT
 from models.discount import Discount
@@ -153,6 +153,15 @@ def load_editable_session(
 
 
 EditableSession = Annotated[TrainingSession, Depends(load_editable_session)]
+
+
+def load_taught_session(session_id: ResourceId, actor: CurrentUser, db: DbSession) -> TrainingSession:
+    """A session whose trainees the caller may follow: a trainer assigned to it, or the secretariat;
+    404 for anyone else, although the session itself is public."""
+    return find_taught_session(db, session_id, actor=actor)
+
+
+TaughtSession = Annotated[TrainingSession, Depends(load_taught_session)]
 
 
 def load_owned_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:

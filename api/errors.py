@@ -142,3 +142,7 @@ class QuoteExpired(DomainError):
 
 class QuoteNotIssued(DomainError):
     status, code, title = 409, "quote_not_issued", "Quote not issued"
+
+
+class NotEligible(DomainError):
+    status, code, title = 409, "not_eligible", "Not eligible"

@@ -24,7 +24,17 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import application_documents, applications, auth, discounts, health, quotes, sessions, users
+from routers import (
+    application_documents,
+    applications,
+    attendance,
+    auth,
+    discounts,
+    health,
+    quotes,
+    sessions,
+    users,
+)
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -70,6 +80,7 @@ def _build_router() -> APIRouter:
     authenticated.include_router(application_documents.router)
     authenticated.include_router(discounts.router)
     authenticated.include_router(quotes.router)
+    authenticated.include_router(attendance.router)
     api.include_router(authenticated)
     return api
 

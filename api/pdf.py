@@ -1,13 +1,15 @@
 """The layout every document of the organisation shares: embedded fonts, the letterhead with the
 organisation's identity, the footer, tables, and dates and amounts written the French way.
 
-Quotes use it today; certificates and attendance sheets will use it too.
+Quotes, attendance sheets and certificates of attendance use it; certificates will too.
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
+from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
@@ -64,6 +66,12 @@ class Organisation:
             training_declaration=settings.org_training_declaration,
         )
 
+    @property
+    def city(self) -> str:
+        """The town of the address, where documents are made: "1, rue …, 38000 Grenoble" -> "Grenoble"."""
+        last = self.address.rsplit(",", 1)[-1].strip()
+        return last.split(" ", 1)[1].strip() if last[:1].isdigit() and " " in last else last
+
 
 def euros(cents: int) -> str:
     """An amount the French way: "1 800,00 €" (no-break spaces), "-200,00 €"."""
@@ -71,6 +79,14 @@ def euros(cents: int) -> str:
     whole, rest = divmod(abs(cents), 100)
     grouped = f"{whole:,}".replace(",", NBSP)
     return f"{sign}{grouped},{rest:02d}{NBSP}€"
+
+
+def french_hours(hours: Decimal, *, fixed: bool = False) -> str:
+    """A number of hours the French way, without needless decimals ("45", "3,75", "7,50") unless
+    `fixed`, for columns that align ("45,00")."""
+    if not fixed and hours == hours.to_integral_value():
+        return str(int(hours))
+    return f"{hours:.2f}".replace(".", ",")
 
 
 def french_date(day: date, *, weekday: bool = False) -> str:
@@ -101,8 +117,16 @@ def french_date_range(start: date, end: date, *, weekday: bool = False) -> str:
 class Document(FPDF):
     """An A4 page of the organisation: letterhead at the top, identity and page number at the foot."""
 
-    def __init__(self, organisation: Organisation, *, title: str, reference: str, created: datetime) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
+    def __init__(
+        self,
+        organisation: Organisation,
+        *,
+        title: str,
+        reference: str,
+        created: datetime,
+        orientation: Literal["portrait", "landscape"] = "portrait",
+    ) -> None:
+        super().__init__(orientation=orientation, unit="mm", format="A4")
         self.organisation = organisation
         self.reference = reference
         self.add_font(FAMILY, "", str(FONT_DIR / "DejaVuSans.ttf"))
@@ -253,6 +277,69 @@ class Document(FPDF):
             self.set_x(x + 2)
             self.cell(width - 4, 5, field, new_x=XPos.LEFT, new_y=YPos.NEXT)
         self.set_y(y + height)
+
+    def attendance_grid(
+        self,
+        day_heads: Sequence[tuple[str, int]],
+        half_heads: Sequence[str],
+        rows: Sequence[Sequence[str]],
+        *,
+        lead: tuple[str, str],
+        total: str,
+    ) -> None:
+        """People by half-day: a number and a name, one narrow column per half-day under its day's
+        heading (label, columns spanned), a total on the right; both heading rows repeat on each page."""
+        count = len(half_heads)
+        number_width, total_width = 9.0, 17.0
+        half_width = 15.0
+        name_width = self.content_width - number_width - total_width - half_width * count
+        self.set_draw_color(*RULE)
+        self.set_line_width(0.2)
+        self.set_font(FAMILY, "", 8.5)
+        with self.table(
+            width=self.content_width,
+            col_widths=(number_width, name_width, *([half_width] * count), total_width),
+            text_align=("RIGHT", "LEFT", *(["CENTER"] * count), "RIGHT"),
+            headings_style=FontFace(emphasis="BOLD", fill_color=SHADE, color=INK, size_pt=7.5),
+            num_heading_rows=2,
+            line_height=5,
+            padding=(1, 1.2),
+            borders_layout="ALL",
+            v_align="MIDDLE",
+        ) as table:
+            head = table.row()
+            head.cell(lead[0], rowspan=2)
+            head.cell(lead[1], rowspan=2)
+            for label, span in day_heads:
+                head.cell(label, colspan=span, align="CENTER")
+            head.cell(total, rowspan=2, align="RIGHT")
+            sub = table.row()
+            for label in half_heads:
+                sub.cell(label, align="CENTER")
+            for values in rows:
+                table.row(list(values))
+
+    def signature_row(self, titles: Sequence[str], fields: Sequence[str], *, height: float = 26) -> None:
+        """Framed areas side by side, one per signatory, wrapping to the next line or page."""
+        per_line = 3
+        width = (self.content_width - 6 * (per_line - 1)) / per_line
+        for start in range(0, len(titles), per_line):
+            if self.get_y() + height > self.page_break_trigger:
+                self.add_page()
+            y = self.get_y()
+            for column, title in enumerate(titles[start : start + per_line]):
+                x = self.l_margin + column * (width + 6)
+                self.set_draw_color(*INK)
+                self.set_line_width(0.3)
+                self.rect(x, y, width, height)
+                self.set_xy(x + 2, y + 1.5)
+                self.set_font(FAMILY, "B", 9)
+                self.cell(width - 4, 5, title, new_x=XPos.LEFT, new_y=YPos.NEXT)
+                self.set_font(FAMILY, "", 8)
+                for field in fields:
+                    self.set_x(x + 2)
+                    self.cell(width - 4, 5, field, new_x=XPos.LEFT, new_y=YPos.NEXT)
+            self.set_y(y + height + 4)
 
     def render(self) -> bytes:
         return bytes(self.output())

@@ -1,6 +1,7 @@
 """Tables and schemas, one module per resource; imported here so Alembic sees every table."""
 
 from models.application import Application, ApplicationDocument, ApplicationEvent
+from models.attendance import HalfDayAttendance
 from models.credential import ApiKey, LoginAttempt, RefreshFamily, RefreshToken
 from models.discount import Discount
 from models.quote import Quote, QuoteNumberCounter
@@ -14,6 +15,7 @@ __all__ = [
     "ApplicationEvent",
     "CatalogueVersion",
     "Discount",
+    "HalfDayAttendance",
     "LoginAttempt",
     "Quote",
     "QuoteNumberCounter",

@@ -1,0 +1,356 @@
+"""Attendance: the roster of accepted trainees, presence by half-day, the hours it is worth, and
+the two documents made from it (the attendance sheet and the certificate of attendance)."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import cast
+
+from sqlalchemy import delete, func
+from sqlmodel import Session, col, select
+
+from api.clock import paris_today
+from api.errors import NotEligible, ValidationFailed
+from api.pdf import Document, Organisation, french_date, french_date_range, french_hours, french_time
+from api.services.auth import Actor
+from api.services.sessions import fold_for_search
+from models.application import Application, ApplicationStatus
+from models.attendance import (
+    AttendanceLine,
+    AttendanceSheet,
+    HalfDay,
+    HalfDayAttendance,
+    HalfDayRecord,
+    HalfDayRef,
+    Roster,
+    RosterEntry,
+    TraineeRef,
+)
+from models.training_session import TrainingSession
+from models.user import User
+
+CENTI = Decimal("0.01")
+HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
+# Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
+HALF_DAYS_PER_TABLE = 12
+
+
+def hours_for(session: TrainingSession, half_days_present: int) -> Decimal:
+    """The session's hours spread evenly over its half-days, hours / (days × 2) for each half-day
+    present, rounded half up to 2 places and never more than the session's hours."""
+    worth = Decimal(session.hours) * half_days_present / (Decimal(session.days) * 2)
+    return min(worth, Decimal(session.hours)).quantize(CENTI, rounding=ROUND_HALF_UP)
+
+
+def _present_count(db: Session, application: Application, session: TrainingSession) -> int:
+    return db.exec(
+        select(func.count())
+        .select_from(HalfDayAttendance)
+        .where(
+            HalfDayAttendance.application_id == application.id,
+            HalfDayAttendance.session_id == session.id,
+            col(HalfDayAttendance.day) >= session.start_date,
+            col(HalfDayAttendance.day) <= session.end_date,
+        )
+    ).one()
+
+
+def hours_attended(db: Session, application: Application) -> Decimal:
+    """The hours an application's trainee attended so far (see `hours_for`); half-days left outside
+    the session's dates by a later change of them do not count."""
+    session = db.get(TrainingSession, application.session_id)
+    assert session is not None  # foreign key
+    return hours_for(session, _present_count(db, application, session))
+
+
+def _accepted(db: Session, session: TrainingSession) -> list[tuple[Application, User]]:
+    """The accepted applications of the session with their trainees, by name then id."""
+    rows = db.exec(
+        select(Application, User)
+        .join(User, col(User.id) == col(Application.applicant_id))
+        .where(Application.session_id == session.id, Application.status == ApplicationStatus.accepted)
+    ).all()
+    return sorted(rows, key=lambda row: (fold_for_search(row[1].full_name), row[0].id or 0))
+
+
+def _trainee(user: User) -> TraineeRef:
+    return TraineeRef(id=cast(int, user.id), full_name=user.full_name)
+
+
+def roster(db: Session, session: TrainingSession) -> Roster:
+    """The accepted trainees of the session, what the trainers may know of them."""
+    return Roster(
+        items=[
+            RosterEntry(
+                application_id=cast(int, application.id),
+                trainee=_trainee(user),
+                organisation=application.organisation,
+                job_title=application.job_title,
+            )
+            for application, user in _accepted(db, session)
+        ]
+    )
+
+
+def record_half_day(
+    db: Session, session: TrainingSession, data: HalfDayRecord, *, actor: Actor, now: datetime
+) -> HalfDayRecord:
+    """Set who was present at one half-day, replacing what was recorded for it before; only dates of
+    the session and accepted applications of it are valid; a repeated id counts once."""
+    if not session.start_date <= data.date <= session.end_date:
+        raise ValidationFailed(
+            f"The session runs from {session.start_date} to {session.end_date}.", loc=["body", "date"]
+        )
+    # Recordings of one session wait for each other: the replacement is never interleaved.
+    db.exec(select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update())
+    present = sorted(set(data.present))
+    accepted = set(
+        db.exec(
+            select(Application.id).where(
+                Application.session_id == session.id,
+                Application.status == ApplicationStatus.accepted,
+                col(Application.id).in_(present),
+            )
+        ).all()
+    )
+    for index, application_id in enumerate(data.present):
+        if application_id not in accepted:
+            raise ValidationFailed(
+                f"Application {application_id} is not an accepted application of this session.",
+                loc=["body", "present", index],
+            )
+    db.execute(
+        delete(HalfDayAttendance).where(
+            col(HalfDayAttendance.session_id) == session.id,
+            col(HalfDayAttendance.day) == data.date,
+            col(HalfDayAttendance.half_day) == data.half_day.value,
+        )
+    )
+    db.add_all(
+        HalfDayAttendance(
+            session_id=cast(int, session.id),
+            application_id=application_id,
+            day=data.date,
+            half_day=data.half_day.value,
+            recorded_by_id=actor.id,
+            recorded_at=now,
+        )
+        for application_id in present
+    )
+    db.flush()
+    return HalfDayRecord(date=data.date, half_day=data.half_day, present=present)
+
+
+def _presences(db: Session, session: TrainingSession) -> dict[int, set[tuple[date, HalfDay]]]:
+    rows = db.exec(
+        select(HalfDayAttendance).where(
+            HalfDayAttendance.session_id == session.id,
+            col(HalfDayAttendance.day) >= session.start_date,
+            col(HalfDayAttendance.day) <= session.end_date,
+        )
+    ).all()
+    presences: dict[int, set[tuple[date, HalfDay]]] = defaultdict(set)
+    for row in rows:
+        presences[row.application_id].add((row.day, HalfDay(row.half_day)))
+    return presences
+
+
+def _order(half_day: tuple[date, HalfDay]) -> tuple[date, int]:
+    return half_day[0], 0 if half_day[1] == HalfDay.am else 1
+
+
+def attendance_sheet(db: Session, session: TrainingSession) -> AttendanceSheet:
+    """Every accepted trainee with its half-days present and its hours attended."""
+    presences = _presences(db, session)
+    items = []
+    for application, user in _accepted(db, session):
+        present = sorted(presences.get(cast(int, application.id), set()), key=_order)
+        items.append(
+            AttendanceLine(
+                application_id=cast(int, application.id),
+                trainee=_trainee(user),
+                half_days=[HalfDayRef(date=day, half_day=half) for day, half in present],
+                hours_attended=str(hours_for(session, len(present))),
+            )
+        )
+    return AttendanceSheet(items=items)
+
+
+def _half_days(session: TrainingSession) -> list[tuple[date, HalfDay]]:
+    days = (session.end_date - session.start_date).days + 1
+    return [
+        (session.start_date + timedelta(days=n), half)
+        for n in range(days)
+        for half in (HalfDay.am, HalfDay.pm)
+    ]
+
+
+def _day_heading(day: date) -> str:
+    """ "mercredi\n10 février": the weekday over the date, so every day's heading is two lines."""
+    weekday, rest = french_date(day, weekday=True).rsplit(" ", 1)[0].split(" ", 1)
+    return f"{weekday}\n{rest}"
+
+
+def _place(session: TrainingSession) -> str:
+    """Venue, address and city, the city left out when the address already names it."""
+    city = "" if session.city.casefold() in session.address.casefold() else session.city
+    return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, city) if part))
+
+
+def _chunks(half_days: Sequence[tuple[date, HalfDay]]) -> list[Sequence[tuple[date, HalfDay]]]:
+    return [half_days[n : n + HALF_DAYS_PER_TABLE] for n in range(0, len(half_days), HALF_DAYS_PER_TABLE)]
+
+
+def render_attendance_pdf(
+    db: Session, session: TrainingSession, *, organisation: Organisation, now: datetime
+) -> bytes:
+    """The attendance sheet funders ask for: the trainees by half-day, their hours, the trainers'
+    signatures; landscape A4, several pages with the table's heading repeated when needed."""
+    presences = _presences(db, session)
+    trainees = _accepted(db, session)
+    pdf = Document(
+        organisation,
+        title=f"Feuille d’émargement — {session.title}",
+        reference=f"Feuille d’émargement · session {session.id}",
+        created=now,
+        orientation="landscape",
+    )
+    pdf.title_block(
+        "FEUILLE D’ÉMARGEMENT",
+        [("Session n°", str(session.id)), ("Éditée le", french_date(paris_today(now)))],
+    )
+    pdf.section("Action de formation professionnelle continue")
+    pdf.paragraph(session.title, bold=True, size=10)
+    pdf.paragraph(
+        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
+        f"{session.days} jours, soit {session.hours} heures de formation · "
+        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)} · "
+        f"Lieu : {_place(session)}"
+    )
+    pdf.paragraph(
+        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(session, 1))} h "
+        f"({session.hours} h ÷ {session.days * 2} demi-journées).",
+        size=8,
+    )
+    pdf.ln(2)
+    for chunk in _chunks(_half_days(session)):
+        days = list(dict.fromkeys(day for day, _ in chunk))
+        day_heads = [(_day_heading(day), sum(1 for d, _ in chunk if d == day)) for day in days]
+        rows = []
+        for number, (application, user) in enumerate(trainees, start=1):
+            present = presences.get(cast(int, application.id), set())
+            rows.append(
+                [str(number), user.full_name]
+                + ["✓" if half_day in present else "" for half_day in chunk]
+                + [french_hours(hours_for(session, len(present)), fixed=True)]
+            )
+        pdf.attendance_grid(
+            day_heads,
+            [HALF_DAY_LABELS[half] for _, half in chunk],
+            rows,
+            lead=("N°", "Stagiaire"),
+            total="Total (h)",
+        )
+        pdf.ln(3)
+    if not trainees:
+        pdf.paragraph("Aucun stagiaire admis à cette session.")
+    pdf.paragraph(
+        "Les formateur·rice·s soussigné·e·s attestent l’exactitude des présences indiquées ci-dessus.",
+        size=8.5,
+    )
+    pdf.ln(2)
+    trainers = sorted(session.trainers, key=lambda t: fold_for_search(t.full_name))
+    pdf.signature_row(
+        [f"Formateur·rice : {trainer.full_name}" for trainer in trainers] or ["Formateur·rice :"],
+        ["Signature :"],
+    )
+    return pdf.render()
+
+
+def render_attendance_certificate(
+    db: Session, application: Application, *, organisation: Organisation, now: datetime
+) -> bytes:
+    """The certificate of attendance ("certificat de réalisation") of an accepted application once
+    its session has started, stating the hours attended so far."""
+    session = db.get(TrainingSession, application.session_id)
+    trainee = db.get(User, application.applicant_id)
+    assert session is not None and trainee is not None  # foreign keys
+    if application.status != ApplicationStatus.accepted:
+        raise NotEligible(f"Only an accepted application has one; this one is {application.status}.")
+    today = paris_today(now)
+    if today < session.start_date:
+        raise NotEligible(f"The session starts on {session.start_date}; nothing has been attended yet.")
+    attended = hours_for(session, _present_count(db, application, session))
+    pdf = Document(
+        organisation,
+        title=f"Certificat de réalisation — {trainee.full_name}",
+        reference=f"Certificat de réalisation · candidature {application.id}",
+        created=now,
+    )
+    pdf.title_block(
+        "CERTIFICAT DE RÉALISATION",
+        [("Candidature n°", str(application.id)), ("Date", french_date(today))],
+    )
+    pdf.ln(4)
+    pdf.paragraph(
+        f"Je soussigné·e, représentant·e légal·e de l’organisme de formation {organisation.name}, "
+        f"{organisation.address}, atteste que :",
+        size=10,
+        height=5.5,
+    )
+    pdf.ln(2)
+    pdf.paragraph(trainee.full_name, bold=True, size=12, height=6.5)
+    employer = ", ".join(part for part in (application.job_title, application.organisation) if part)
+    if employer:
+        pdf.paragraph(employer, size=10, height=5.5)
+    pdf.ln(2)
+    pdf.paragraph("a suivi l’action", size=10, height=5.5)
+    pdf.paragraph(session.title, bold=True, size=11, height=6)
+    pdf.ln(1)
+    pdf.section("Nature de l’action")
+    pdf.paragraph(
+        "Action de formation professionnelle continue, au sens de l’article L6313-1 du Code du travail "
+        "(action concourant au développement des compétences : action de formation).",
+        size=10,
+        height=5.5,
+    )
+    pdf.section("Session")
+    pdf.paragraph(
+        f"{french_date_range(session.start_date, session.end_date).capitalize()} · "
+        f"durée : {session.days} jours, soit {session.hours} heures · "
+        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)}",
+        size=10,
+        height=5.5,
+    )
+    pdf.paragraph(f"Lieu : {_place(session)}", size=10, height=5.5)
+    pdf.section("Assiduité")
+    so_far = "" if today > session.end_date else f" à la date du {french_date(today)}"
+    pdf.paragraph(
+        f"Durée effectivement suivie{so_far} : {french_hours(attended)} heures "
+        f"sur {session.hours} heures prévues.",
+        bold=True,
+        size=10,
+        height=5.5,
+    )
+    pdf.paragraph(
+        f"Heures calculées par demi-journée de présence émargée : {session.hours} heures réparties "
+        f"sur {session.days * 2} demi-journées.",
+        size=8.5,
+    )
+    pdf.ln(4)
+    pdf.paragraph(
+        "Sans préjudice des délais imposés par les règles fixées par le financeur, l’organisme de "
+        "formation conserve l’ensemble des pièces justificatives ayant permis d’établir le présent "
+        "certificat pendant une durée de 3 ans à compter de la fin de l’année du dernier paiement.",
+        size=8,
+    )
+    pdf.ln(4)
+    pdf.paragraph(f"Fait à {organisation.city or '…'}, le {french_date(today)}.", size=10, height=5.5)
+    pdf.ln(3)
+    pdf.signature_block(
+        "Le représentant de l’organisme de formation",
+        ["Nom et qualité du signataire :", "Signature et cachet :"],
+        height=36,
+    )
+    return pdf.render()

@@ -1,0 +1,109 @@
+"""The roster of a session, attendance by half-day, the attendance sheet and the certificate of
+attendance (HTTP only: the rules are in api.services.attendance)."""
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+
+from api.body_limits import BoundedBodyRoute
+from api.deps import ClockDep, CurrentUser, DbSession, OwnedApplication, SettingsDep, TaughtSession
+from api.pdf import Organisation
+from api.problem import problem_responses
+from api.services import attendance as attendance_service
+from models.attendance import AttendanceSheet, HalfDayRecord, Roster
+
+router = APIRouter(tags=["attendance"], route_class=BoundedBodyRoute)
+
+WHO = (
+    " The trainers assigned to the session and the secretariat; anyone else, applicants and other "
+    "trainers included, gets 404."
+)
+PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+}
+
+
+def _pdf(document: bytes, filename: str) -> Response:
+    return Response(
+        content=document,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="{filename}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
+    "/sessions/{session_id}/roster",
+    response_model=Roster,
+    summary="List the accepted trainees of a session",
+    description="By name: application id, trainee, organisation and job title, no billing." + WHO,
+    responses=problem_responses(401, 404, 422),
+)
+def get_roster(session: TaughtSession, db: DbSession) -> Roster:
+    return attendance_service.roster(db, session)
+
+
+@router.put(
+    "/sessions/{session_id}/attendance",
+    response_model=HalfDayRecord,
+    summary="Record who was present at a half-day",
+    description="Replaces whatever was recorded for the same date and half-day, so sending it again "
+    "changes nothing. The date must be within the session's dates and every id an accepted "
+    "application of the session (otherwise 422 `validation_error`); a repeated id counts once. "
+    "Answers the half-day as recorded, ids sorted." + WHO,
+    responses=problem_responses(401, 404, 422),
+)
+def record_attendance(
+    data: HalfDayRecord, session: TaughtSession, actor: CurrentUser, db: DbSession, clock: ClockDep
+) -> HalfDayRecord:
+    return attendance_service.record_half_day(db, session, data, actor=actor, now=clock.now())
+
+
+@router.get(
+    "/sessions/{session_id}/attendance",
+    response_model=AttendanceSheet,
+    summary="Read the attendance of a session",
+    description="Every accepted trainee, by name, with its half-days present and its hours attended." + WHO,
+    responses=problem_responses(401, 404, 422),
+)
+def get_attendance(session: TaughtSession, db: DbSession) -> AttendanceSheet:
+    return attendance_service.attendance_sheet(db, session)
+
+
+@router.get(
+    "/sessions/{session_id}/attendance/pdf",
+    summary="Download the attendance sheet as PDF",
+    description="The sheet funders ask for, in landscape A4: the session, the accepted trainees by "
+    "half-day with their hours, and the trainers' signatures; long sessions and rosters run over "
+    "several tables and pages." + WHO,
+    response_class=Response,
+    responses={**PDF_RESPONSE, **problem_responses(401, 404, 422)},
+)
+def get_attendance_pdf(
+    session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    document = attendance_service.render_attendance_pdf(
+        db, session, organisation=Organisation.from_settings(settings), now=clock.now()
+    )
+    return _pdf(document, f"emargement-session-{session.id}.pdf")
+
+
+@router.get(
+    "/applications/{application_id}/attendance-certificate",
+    summary="Download the certificate of attendance as PDF",
+    description="The « certificat de réalisation » of an accepted application, stating the hours "
+    "attended so far. An application that is not accepted, or whose session has not started yet "
+    "(Europe/Paris), is 409 `not_eligible`. The applicant and the secretariat; anyone else, trainers "
+    "included, gets 404.",
+    response_class=Response,
+    responses={**PDF_RESPONSE, **problem_responses(401, 404, 409, 422)},
+)
+def get_attendance_certificate(
+    application: OwnedApplication, db: DbSession, settings: SettingsDep, clock: ClockDep
+) -> Response:
+    document = attendance_service.render_attendance_certificate(
+        db, application, organisation=Organisation.from_settings(settings), now=clock.now()
+    )
+    return _pdf(document, f"certificat-realisation-{application.id}.pdf")
