@@ -142,3 +142,15 @@ class QuoteExpired(DomainError):
 
 class QuoteNotIssued(DomainError):
     status, code, title = 409, "quote_not_issued", "Quote not issued"
+
+
+class NotEligible(DomainError):
+    status, code, title = 409, "not_eligible", "Not eligible"
+
+
+class AlreadyEvaluated(DomainError):
+    status, code, title = 409, "already_evaluated", "Deliverable already evaluated by this trainer"
+
+
+class FeedbackAlreadyGiven(DomainError):
+    status, code, title = 409, "feedback_already_given", "Feedback already given"

@@ -24,7 +24,19 @@ from api.middleware import (
 )
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from routers import application_documents, applications, auth, discounts, health, quotes, sessions, users
+from routers import (
+    application_documents,
+    applications,
+    auth,
+    certificates,
+    deliverables,
+    discounts,
+    feedback,
+    health,
+    quotes,
+    sessions,
+    users,
+)
 
 logger = logging.getLogger("ateliers.startup")
 
@@ -45,6 +57,9 @@ TAGS = [
     {"name": "applications", "description": "Applications to sessions, their decisions and history."},
     {"name": "discounts", "description": "Reductions on the price of a session, managed by the secretariat."},
     {"name": "quotes", "description": "What a place costs, in a numbered document the payer can sign."},
+    {"name": "deliverables", "description": "Trainees' group productions and their evaluations."},
+    {"name": "certificates", "description": "Training certificates, and their public verification."},
+    {"name": "feedback", "description": "Trainees' feedback on a session, summarised without names."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -61,6 +76,7 @@ def _build_router() -> APIRouter:
     api.include_router(auth.public_router)
     api.include_router(sessions.public_router)
     api.include_router(discounts.public_router)
+    api.include_router(certificates.public_router)
     # Everything below needs a caller: a route is authenticated unless it is listed above.
     authenticated = APIRouter(dependencies=[Depends(require_actor)])
     authenticated.include_router(auth.router)
@@ -70,6 +86,9 @@ def _build_router() -> APIRouter:
     authenticated.include_router(application_documents.router)
     authenticated.include_router(discounts.router)
     authenticated.include_router(quotes.router)
+    authenticated.include_router(deliverables.router)
+    authenticated.include_router(certificates.router)
+    authenticated.include_router(feedback.router)
     api.include_router(authenticated)
     return api
 

@@ -17,6 +17,7 @@ from api.errors import (
     SlugTaken,
     ValidationFailed,
 )
+from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
 from models.base import MAX_INT
 from models.training_session import (
@@ -307,3 +308,16 @@ def assign_trainers(
     db.refresh(session, ["trainers"])
     bump_catalogue_version(db)
     return session
+
+
+def find_taught_session(db: Session, session_id: int, *, actor: Actor) -> TrainingSession:
+    """A session whose trainees the actor may follow: the secretariat, or a trainer assigned to it
+    (SessionTrainer); NotFound for anyone else, and when the session does not exist."""
+    session = db.get(TrainingSession, session_id)
+    if session is None:
+        raise NotFound("No training session with this id.")
+    if actor.is_secretariat:
+        return session
+    if actor.role == Role.trainer and db.get(SessionTrainer, (session_id, actor.id)) is not None:
+        return session
+    raise NotFound("No training session with this id.")
