@@ -163,7 +163,10 @@ def render_certificate_pdf(
         "Action de formation professionnelle continue, au sens de l’article L6313-1 du Code du travail."
     )
     pdf.section("Dates et durée")
-    place = ", ".join(dict.fromkeys(part for part in (session.venue, session.address, session.city) if part))
+    parts = [part for part in (session.venue, session.address) if part]
+    if session.city and not any(session.city.casefold() in part.casefold() for part in parts):
+        parts.append(session.city)  # not "75003 Paris, Paris"
+    place = ", ".join(dict.fromkeys(parts))
     pdf.paragraph(
         f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()}, "
         f"{session.days} jours, soit {session.hours} heures de formation "
