@@ -61,9 +61,17 @@ def largest_body(schema: dict[str, Any]) -> int | None:
             fixed = sum(largest(item) + SEPARATOR_BYTES for item in node.get("prefixItems", []))
             return items + fixed + 2
         if kinds == "object":
-            if node.get("additionalProperties") not in (None, False) or "patternProperties" in node:
-                return math.inf  # a free mapping: as many keys as the client likes
-            return 2 + sum(
+            if "patternProperties" in node:
+                return math.inf
+            extra = node.get("additionalProperties")
+            mapped = 0.0
+            if extra not in (None, False):
+                # A mapping is bounded only by a count of keys and a length of each.
+                keys = node.get("maxProperties", math.inf)
+                key = node.get("propertyNames", {}).get("maxLength", math.inf)
+                value = largest(extra) if isinstance(extra, dict) else math.inf
+                mapped = keys * (key * BYTES_PER_CHARACTER + 2 + value + SEPARATOR_BYTES)
+            return mapped + 2 + sum(
                 len(name) * BYTES_PER_CHARACTER + 2 + largest(value) + SEPARATOR_BYTES
                 for name, value in node.get("properties", {}).items()
             )

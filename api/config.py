@@ -57,6 +57,9 @@ class Settings(BaseSettings):
 
     # Names this service in identifiers that must not depend on the Host header (calendar UIDs).
     public_domain: str = "ateliers.example"
+    # Where the public reaches this service (certificates print their verification address from
+    # it); empty: https://{public_domain}.
+    public_base_url: str = Field(default="", max_length=500, pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$")
 
     # The organisation of the brochure; SIRET and training declaration number are not in it.
     org_name: str = "Observatoire des politiques culturelles"
@@ -132,6 +135,11 @@ class Settings(BaseSettings):
     @property
     def trusted_proxy_list(self) -> list[str]:
         return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
+
+    @property
+    def public_url(self) -> str:
+        """The service's public address, without a trailing slash."""
+        return (self.public_base_url or f"https://{self.public_domain}").rstrip("/")
 
     @property
     def is_sqlite(self) -> bool:

@@ -15,11 +15,15 @@ from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.applications import find_application, may_read
 from api.services.auth import Actor, authenticate
+from api.services.certificates import find_certificate
+from api.services.deliverables import find_deliverable, find_evaluation
 from api.services.discounts import find_discount
 from api.services.quotes import find_quote
 from api.services.sessions import find_session, find_taught_session, to_public
 from models.application import Application
 from models.base import MAX_INT
+from models.certificate import Certificate
+from models.deliverable import Deliverable, Evaluation
 from models.discount import Discount
 from models.quote import Quote
 from models.training_session import TrainingSession
@@ -277,3 +281,42 @@ def load_secretariat_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession)
 
 
 SecretariatQuote = Annotated[Quote, Depends(load_secretariat_quote)]
+
+
+DeliverableId = Annotated[int, Path(ge=1, le=MAX_INT, description="A deliverable's id", examples=[1])]
+EvaluationId = Annotated[int, Path(ge=1, le=MAX_INT, description="An evaluation's id", examples=[1])]
+CertificateId = Annotated[int, Path(ge=1, le=MAX_INT, description="A certificate's id", examples=[1])]
+
+
+def load_visible_deliverable(deliverable_id: DeliverableId, actor: CurrentUser, db: DbSession) -> Deliverable:
+    """A deliverable the trainers of its session, the secretariat and its members may read; 404 otherwise."""
+    return find_deliverable(db, deliverable_id, actor=actor)
+
+
+VisibleDeliverable = Annotated[Deliverable, Depends(load_visible_deliverable)]
+
+
+def load_visible_evaluation(evaluation_id: EvaluationId, actor: CurrentUser, db: DbSession) -> Evaluation:
+    """An evaluation the caller may read (staff of the session; members once published); 404 otherwise."""
+    return find_evaluation(db, evaluation_id, actor=actor)
+
+
+VisibleEvaluation = Annotated[Evaluation, Depends(load_visible_evaluation)]
+
+
+def load_visible_certificate(certificate_id: CertificateId, actor: CurrentUser, db: DbSession) -> Certificate:
+    """A certificate its trainee or the secretariat may read; 404 for anyone else."""
+    return find_certificate(db, certificate_id, actor=actor)
+
+
+VisibleCertificate = Annotated[Certificate, Depends(load_visible_certificate)]
+
+
+def load_certifiable_application(application: ReadableApplication, actor: CurrentUser) -> Application:
+    """An application the secretariat issues a certificate for; 403 for the others who may read it."""
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat issues certificates.")
+    return application
+
+
+CertifiableApplication = Annotated[Application, Depends(load_certifiable_application)]

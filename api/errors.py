@@ -146,3 +146,11 @@ class QuoteNotIssued(DomainError):
 
 class NotEligible(DomainError):
     status, code, title = 409, "not_eligible", "Not eligible"
+
+
+class AlreadyEvaluated(DomainError):
+    status, code, title = 409, "already_evaluated", "Deliverable already evaluated by this trainer"
+
+
+class FeedbackAlreadyGiven(DomainError):
+    status, code, title = 409, "feedback_already_given", "Feedback already given"

@@ -29,7 +29,10 @@ from routers import (
     applications,
     attendance,
     auth,
+    certificates,
+    deliverables,
     discounts,
+    feedback,
     health,
     quotes,
     sessions,
@@ -55,6 +58,9 @@ TAGS = [
     {"name": "applications", "description": "Applications to sessions, their decisions and history."},
     {"name": "discounts", "description": "Reductions on the price of a session, managed by the secretariat."},
     {"name": "quotes", "description": "What a place costs, in a numbered document the payer can sign."},
+    {"name": "deliverables", "description": "Trainees' group productions and their evaluations."},
+    {"name": "certificates", "description": "Training certificates, and their public verification."},
+    {"name": "feedback", "description": "Trainees' feedback on a session, summarised without names."},
     {"name": "auth", "description": "Registration, tokens and API keys."},
     {"name": "users", "description": "Accounts and roles."},
     {"name": "operations", "description": "Health checks for load balancers."},
@@ -71,6 +77,7 @@ def _build_router() -> APIRouter:
     api.include_router(auth.public_router)
     api.include_router(sessions.public_router)
     api.include_router(discounts.public_router)
+    api.include_router(certificates.public_router)
     # Everything below needs a caller: a route is authenticated unless it is listed above.
     authenticated = APIRouter(dependencies=[Depends(require_actor)])
     authenticated.include_router(auth.router)
@@ -81,6 +88,9 @@ def _build_router() -> APIRouter:
     authenticated.include_router(discounts.router)
     authenticated.include_router(quotes.router)
     authenticated.include_router(attendance.router)
+    authenticated.include_router(deliverables.router)
+    authenticated.include_router(certificates.router)
+    authenticated.include_router(feedback.router)
     api.include_router(authenticated)
     return api
 

@@ -1,6 +1,8 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -171,3 +173,63 @@ def insert_application(
         db.commit()
         assert application.id is not None
         return application.id
+
+
+def decide(secretariat: TestClient, application_id: int, decision: str = "accepted") -> dict[str, Any]:
+    """POST /applications/{id}/decision as the secretariat, asserting it was taken."""
+    answer = secretariat.post(f"/applications/{application_id}/decision", json={"decision": decision})
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def assign_trainers(secretariat: TestClient, session_id: int, *trainers: TestClient) -> None:
+    """PUT /sessions/{id}/trainers as the secretariat."""
+    answer = secretariat.put(
+        f"/sessions/{session_id}/trainers", json={"trainer_ids": [t.user["id"] for t in trainers]}
+    )
+    assert answer.status_code == 200, answer.text
+
+
+@dataclass
+class Cohort:
+    """A published session with one caller of every kind around it.
+
+    `trainer` teaches it and `other_trainer` teaches another session; `member` and `classmate` are
+    accepted trainees (their applications `member_app`, `classmate_app`); `candidate` applied and
+    was not accepted (`candidate_app`).
+    """
+
+    session: dict[str, Any]
+    other_session: dict[str, Any]
+    secretariat: TestClient
+    trainer: TestClient
+    other_trainer: TestClient
+    member: TestClient
+    classmate: TestClient
+    candidate: TestClient
+    member_app: int
+    classmate_app: int
+    candidate_app: int
+
+
+def build_cohort(make_user: Callable[..., TestClient], secretariat: TestClient, **overrides: Any) -> Cohort:
+    """Everyone a session's sub-resources are tested against; `overrides` shape the session."""
+    session = published_session(secretariat, **overrides)
+    other = published_session(secretariat, title="Une autre session", **overrides)
+    trainer = make_user(Role.trainer, full_name="Élise Formatrice")
+    other_trainer = make_user(Role.trainer, full_name="Paul Autreformateur")
+    assign_trainers(secretariat, session["id"], trainer)
+    assign_trainers(secretariat, other["id"], other_trainer)
+    member = make_user(Role.applicant, full_name="Camille Durand")
+    classmate = make_user(Role.applicant, full_name="Dominique Martin")
+    candidate = make_user(Role.applicant, full_name="Sacha Candidat")
+    member_app = apply(member, session["id"])["id"]
+    classmate_app = apply(classmate, session["id"])["id"]
+    candidate_app = apply(candidate, session["id"])["id"]
+    decide(secretariat, member_app)
+    decide(secretariat, classmate_app)
+    return Cohort(
+        session, other, secretariat, trainer, other_trainer, member, classmate, candidate,
+        member_app, classmate_app, candidate_app,
+    )  # fmt: skip

@@ -290,8 +290,15 @@ def _largest_value(schema: dict[str, Any]) -> Any:
     if kind == "array":
         return [_largest_value(schema["items"])] * schema["maxItems"]
     if kind == "object":
-        assert not schema.get("additionalProperties"), schema
-        return {name: _largest_value(value) for name, value in schema.get("properties", {}).items()}
+        fixed = {name: _largest_value(value) for name, value in schema.get("properties", {}).items()}
+        extra = schema.get("additionalProperties")
+        if not extra:
+            return fixed
+        # A bounded mapping: as many keys as allowed, each as long as allowed.
+        length = schema["propertyNames"]["maxLength"]
+        value = _largest_value(extra)
+        keys = (f"{n}" + WIDE * (length - len(str(n))) for n in range(schema["maxProperties"]))
+        return {**{key: value for key in keys}, **fixed}
     raise AssertionError(f"no bound in {schema}")
 
 

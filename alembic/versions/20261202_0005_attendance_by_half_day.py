@@ -1,6 +1,6 @@
 """attendance by half-day: one row per trainee present at a half-day of a session
 
-Revision ID: 0005a
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 06:46:58.505794
 """
@@ -11,7 +11,7 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 
 
-revision: str = '0005a'
+revision: str = '0005'
 down_revision: str | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
