@@ -1,12 +1,12 @@
 """The roster of a session, attendance by half-day, the attendance sheet and the certificate of
 attendance (HTTP only: the rules are in api.services.attendance)."""
 
-from typing import Any
 
 from fastapi import APIRouter, Response
 
 from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, CurrentUser, DbSession, OwnedApplication, SettingsDep, TaughtSession
+from api.downloads import PDF_CONTENT, pdf_download
 from api.pdf import Organisation
 from api.problem import problem_responses
 from api.services import attendance as attendance_service
@@ -18,22 +18,6 @@ WHO = (
     " The trainers assigned to the session and the secretariat; anyone else, applicants and other "
     "trainers included, gets 404."
 )
-PDF_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
-}
-
-
-def _pdf(document: bytes, filename: str) -> Response:
-    return Response(
-        content=document,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "private, no-store",
-        },
-    )
-
-
 @router.get(
     "/sessions/{session_id}/roster",
     response_model=Roster,
@@ -79,7 +63,7 @@ def get_attendance(session: TaughtSession, db: DbSession) -> AttendanceSheet:
     "half-day with their hours, and the trainers' signatures; long sessions and rosters run over "
     "several tables and pages." + WHO,
     response_class=Response,
-    responses={**PDF_RESPONSE, **problem_responses(401, 404, 422)},
+    responses={**PDF_CONTENT, **problem_responses(401, 404, 422)},
 )
 def get_attendance_pdf(
     session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep
@@ -87,7 +71,7 @@ def get_attendance_pdf(
     document = attendance_service.render_attendance_pdf(
         db, session, organisation=Organisation.from_settings(settings), now=clock.now()
     )
-    return _pdf(document, f"emargement-session-{session.id}.pdf")
+    return pdf_download(document, f"emargement-session-{session.id}.pdf")
 
 
 @router.get(
@@ -98,7 +82,7 @@ def get_attendance_pdf(
     "(Europe/Paris), is 409 `not_eligible`. The applicant and the secretariat; anyone else, trainers "
     "included, gets 404.",
     response_class=Response,
-    responses={**PDF_RESPONSE, **problem_responses(401, 404, 409, 422)},
+    responses={**PDF_CONTENT, **problem_responses(401, 404, 409, 422)},
 )
 def get_attendance_certificate(
     application: OwnedApplication, db: DbSession, settings: SettingsDep, clock: ClockDep
@@ -106,4 +90,4 @@ def get_attendance_certificate(
     document = attendance_service.render_attendance_certificate(
         db, application, organisation=Organisation.from_settings(settings), now=clock.now()
     )
-    return _pdf(document, f"certificat-realisation-{application.id}.pdf")
+    return pdf_download(document, f"certificat-realisation-{application.id}.pdf")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Response, status
 
 from api.body_limits import BoundedBodyRoute
 from api.deps import CertifiableApplication, ClockDep, CurrentUser, DbSession, SettingsDep, VisibleCertificate
+from api.downloads import PDF_CONTENT, pdf_download
 from api.pdf import Organisation
 from api.problem import problem_responses
 from api.services import certificates as certificate_service
@@ -62,7 +63,7 @@ def issue_certificate(
     "The trainee and the secretariat; anyone else gets 404.",
     response_class=Response,
     responses={
-        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        **PDF_CONTENT,
         **problem_responses(401, 404, 422),
     },
 )
@@ -70,14 +71,7 @@ def get_certificate_pdf(certificate: VisibleCertificate, db: DbSession, settings
     document = certificate_service.render_certificate_pdf(
         db, certificate, organisation=Organisation.from_settings(settings), base_url=settings.public_url
     )
-    return Response(
-        content=document,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="attestation-{certificate.id}.pdf"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return pdf_download(document, f"attestation-{certificate.id}.pdf")
 
 
 @public_router.get(

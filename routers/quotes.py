@@ -16,6 +16,7 @@ from api.deps import (
     SettingsDep,
     VisibleQuote,
 )
+from api.downloads import PDF_CONTENT, pdf_download
 from api.pdf import Organisation
 from api.problem import problem_responses
 from api.services import quotes as quote_service
@@ -166,17 +167,10 @@ def cancel_quote(quote: SecretariatQuote, db: DbSession, clock: ClockDep) -> Quo
     "`quote_not_issued`." + WHO_SEES,
     response_class=Response,
     responses={
-        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+        **PDF_CONTENT,
         **problem_responses(401, 404, 409, 422),
     },
 )
 def get_quote_pdf(quote: VisibleQuote, db: DbSession, settings: SettingsDep) -> Response:
     document = quote_service.render_quote_pdf(db, quote, organisation=Organisation.from_settings(settings))
-    return Response(
-        content=document,
-        media_type="application/pdf",
-        headers={
-            "Content-Disposition": f'inline; filename="{quote.number}.pdf"',
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return pdf_download(document, f"{quote.number}.pdf")
