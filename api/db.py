@@ -6,6 +6,7 @@ import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 from fastapi import Request
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
@@ -120,20 +121,38 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request, committed before the answer leaves, rolled back on error.
 
     The database work runs in the thread pool; the session opens its connection only when it
-    first queries, so a request costs no thread hop until then.
+    first queries, so a request costs no thread hop until then, and ending it costs one.
     """
     db = open_session(request.app.state.engine, write=request.method not in SAFE_METHODS)
     try:
         yield db
     except DomainError as error:
-        await run_in_threadpool(db.commit if error.keeps_changes else db.rollback)
+        await _end(db, commit=error.keeps_changes)
         raise
     except BaseException:
-        await run_in_threadpool(db.rollback)
+        await _end(db, commit=False)
         raise
     else:
-        if request.method not in SAFE_METHODS:
-            await run_in_threadpool(db.commit)
-    finally:
         # Closing a read ends its transaction: there is nothing to commit.
-        await run_in_threadpool(db.close)
+        await _end(db, commit=request.method not in SAFE_METHODS)
+
+
+async def _end(db: Session, *, commit: bool) -> None:
+    pending = commit and bool(db.new or db.dirty or db.deleted)
+    if not db.in_transaction() and not pending:
+        db.close()  # it never queried: no connection to give back
+        return
+    # Shielded: a client that hangs up cancels its request, and an await in a cancelled task raises
+    # at once, which left the transaction open (on SQLite, holding the write lock) until collected.
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_commit_or_rollback_and_close, db, commit)
+
+
+def _commit_or_rollback_and_close(db: Session, commit: bool) -> None:
+    try:
+        if commit:
+            db.commit()
+        else:
+            db.rollback()
+    finally:
+        db.close()

@@ -1,12 +1,10 @@
 """Typed dependencies: a handler's signature says who may call it and what it loads."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 
 from api.clock import Clock, paris_today
 from api.config import Settings
@@ -54,26 +52,20 @@ oauth2_scheme = OAuth2PasswordBearer(
 
 
 async def get_optional_actor(
-    db: DbSession,
+    request: Request,
     settings: SettingsDep,
     clock: ClockDep,
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Actor | None:
-    """The caller when a credential is sent; a bad credential is refused even on public routes."""
+    """The caller when a credential is sent; a bad credential is refused even on public routes.
+
+    The token is checked and its account read on the event loop (api/row_reader.py): one indexed
+    row, no thread hop, and no transaction left for the request's own work to wait on."""
     if bearer is None:
-        return None  # anonymous: no database work, no thread hop
+        return None  # anonymous: no database work at all
     if len(bearer) > 4096:
         raise Unauthorized("The credential is malformed.")
-    return await run_in_threadpool(_authenticate, db, bearer, settings, clock.now())
-
-
-def _authenticate(db: Session, bearer: str, settings: Settings, now: datetime) -> Actor:
-    actor = authenticate(db, bearer, settings=settings, now=now)
-    if db.in_transaction():
-        # Ends the lookup's transaction: on SQLite a write request's work then takes the write lock
-        # on its own first query, and nothing done before it (hashing a password) holds the lock.
-        db.commit()
-    return actor
+    return authenticate(request.app.state.rows, bearer, settings=settings, now=clock.now())
 
 
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
@@ -132,14 +124,6 @@ def load_visible_user(user_id: UserId, actor: CurrentUser, db: DbSession) -> Use
 
 
 VisibleUser = Annotated[User, Depends(load_visible_user)]
-
-
-def load_public_session(session_ref: SessionRef, actor: OptionalActor, db: DbSession) -> TrainingSession:
-    """A session as the caller may see it: drafts and cancelled ones only for the secretariat."""
-    return find_session(db, session_ref, include_private=actor is not None and actor.is_secretariat)
-
-
-PublicSession = Annotated[TrainingSession, Depends(load_public_session)]
 
 
 def load_editable_session(
@@ -235,14 +219,6 @@ DecidableApplication = Annotated[Application, Depends(load_decidable_application
 
 DiscountId = Annotated[int, Path(ge=1, le=MAX_INT, description="A discount's id", examples=[1])]
 QuoteId = Annotated[int, Path(ge=1, le=MAX_INT, description="A quote's id", examples=[1])]
-
-
-def load_visible_discount(discount_id: DiscountId, actor: OptionalActor, db: DbSession) -> Discount:
-    """A discount as the caller may see it: inactive ones only for the secretariat."""
-    return find_discount(db, discount_id, include_inactive=actor is not None and actor.is_secretariat)
-
-
-VisibleDiscount = Annotated[Discount, Depends(load_visible_discount)]
 
 
 def load_editable_discount(discount_id: DiscountId, actor: CurrentUser, db: DbSession) -> Discount:

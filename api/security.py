@@ -1,5 +1,6 @@
 """Passwords, access tokens (JWT), and the opaque secrets behind refresh tokens and API keys."""
 
+import functools
 import hashlib
 import os
 import re
@@ -86,26 +87,35 @@ def create_access_token(
     return jwt.encode(claims, settings.signing_key, algorithm=ALGORITHM), int(lifetime.total_seconds())
 
 
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(token: str, key: str, audience: str, issuer: str) -> dict[str, Any]:
+    """Signature, audience and issuer of a token, which do not change with time: a client sends the
+    same token with every request, so each is verified once. A refused token raises, and is never
+    kept; the cache is bounded, so tokens sent once age out. Times are checked on every use."""
+    claims: dict[str, Any] = jwt.decode(
+        token,
+        key,
+        algorithms=[ALGORITHM],
+        audience=audience,
+        issuer=issuer,
+        # Expiry is checked by the caller against the injected clock instead.
+        options={
+            "require_exp": True,
+            "require_sub": True,
+            "require_iat": True,
+            "require_jti": True,
+            "require_aud": True,
+            "require_iss": True,
+            "verify_exp": False,
+        },
+    )
+    return claims
+
+
 def decode_access_token(settings: Settings, token: str, *, now: datetime) -> AccessClaims | None:
     """The claims of a valid token, or None for anything forged, expired or foreign."""
     try:
-        claims = jwt.decode(
-            token,
-            settings.signing_key,
-            algorithms=[ALGORITHM],
-            audience=settings.jwt_audience,
-            issuer=settings.jwt_issuer,
-            # Expiry is checked below against the injected clock instead.
-            options={
-                "require_exp": True,
-                "require_sub": True,
-                "require_iat": True,
-                "require_jti": True,
-                "require_aud": True,
-                "require_iss": True,
-                "verify_exp": False,
-            },
-        )
+        claims = _verified_claims(token, settings.signing_key, settings.jwt_audience, settings.jwt_issuer)
     except (JWTError, ValueError, TypeError):
         return None
     exp, iat, sub = claims.get("exp"), claims.get("iat"), claims.get("sub")

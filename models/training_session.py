@@ -95,6 +95,8 @@ class TrainingSession(SQLModel, table=True):
     capacity: int
     # Kept by the admission rules under a row lock, so seats never need a count per row.
     accepted_count: int = Field(default=0)
+    # Bumped with every change the session's application lists show (api/services/list_versions.py).
+    applications_version: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     price_cents: int = Field(sa_type=BigInteger)
     currency: str = Field(default="EUR", max_length=3)
     price_excludes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

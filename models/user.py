@@ -5,6 +5,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import EmailStr, StringConstraints
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from models.base import NO_NUL, Label, UTCDateTime, with_examples
@@ -32,6 +33,8 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True)
     # Bumped when the account is deactivated: access tokens carrying an older version stop working.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Bumped with every change the user's own application list shows (api/services/list_versions.py).
+    applications_version: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

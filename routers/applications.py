@@ -2,7 +2,8 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
+from sqlmodel import Session
 
 from api.body_limits import BoundedBodyRoute
 from api.deps import (
@@ -16,8 +17,11 @@ from api.deps import (
     SessionRef,
     WithdrawableApplication,
 )
+from api.http_cache import rendered_answer
+from api.json_answers import JSON, json_answer
 from api.problem import problem_responses
 from api.services import applications as application_service
+from api.services.auth import Actor
 from models.application import (
     ApplicationEventPublic,
     ApplicationPage,
@@ -29,6 +33,7 @@ from models.application import (
     DecisionIn,
     DiscountDecisionIn,
 )
+from models.user import Role
 
 router = APIRouter(tags=["applications"], route_class=BoundedBodyRoute)
 
@@ -51,14 +56,16 @@ router = APIRouter(tags=["applications"], route_class=BoundedBodyRoute)
 def submit_application(
     session_ref: SessionRef,
     data: Annotated[ApplicationSubmission, Body()],
-    response: Response,
     actor: CurrentUser,
     db: DbSession,
     clock: ClockDep,
-) -> ApplicationPublic:
+) -> Response:
     application = application_service.submit_application(db, actor, session_ref, data, now=clock.now())
-    response.headers["Location"] = f"/api/v1/applications/{application.id}"
-    return application_service.to_public(application)
+    return json_answer(
+        application_service.to_public(application),
+        status_code=status.HTTP_201_CREATED,
+        location=f"/api/v1/applications/{application.id}",
+    )
 
 
 @router.get(
@@ -69,19 +76,39 @@ def submit_application(
     "teaches, without billing; the secretariat all. Ordered by id.",
     responses=problem_responses(401, 422),
 )
-def list_applications(
-    query: Annotated[ApplicationQuery, Query()], actor: CurrentUser, db: DbSession
-) -> ApplicationPage:
+async def list_applications(
+    request: Request, query: Annotated[ApplicationQuery, Query()], actor: CurrentUser
+) -> Response:
     filters = application_service.ApplicationFilters(session_id=query.session_id, status=query.status)
-    applications, total = application_service.list_applications(
-        db, actor, filters, limit=query.limit, offset=query.offset
-    )
-    return ApplicationPage(
-        items=[application_service.view_for(actor, a) for a in applications],
-        total=total,
-        limit=query.limit,
-        offset=query.offset,
-    )
+
+    def render(db: Session) -> bytes:
+        applications, total = application_service.list_applications(
+            db, actor, filters, limit=query.limit, offset=query.offset
+        )
+        page = ApplicationPage(
+            items=[application_service.view_for(actor, a) for a in applications],
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        return page.model_dump_json().encode()
+
+    scope = _list_scope(request, actor, filters)
+    return await rendered_answer(request, scope=scope, render=render, media_type=JSON)
+
+
+def _list_scope(
+    request: Request, actor: Actor, filters: application_service.ApplicationFilters
+) -> str | None:
+    """Who reads the list and the version of what it shows, for the lists kept rendered: an
+    applicant's own (its account's version, read with the credential just now) and the
+    secretariat's list of one session (that session's version, read now)."""
+    if actor.role == Role.applicant:
+        return f"applicant:{actor.id}:{actor.user.applications_version}"
+    if actor.is_secretariat and filters.session_id is not None:
+        version = request.app.state.rows.session_applications_version(filters.session_id)
+        return None if version is None else f"secretariat:{filters.session_id}:{version}"
+    return None
 
 
 @router.get(

@@ -3,11 +3,18 @@
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import Session
 
 from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
-from api.deps import ClockDep, DbSession, EditableDiscount, OptionalActor, Secretariat, VisibleDiscount
-from api.http_cache import PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL, not_modified, strong_etag
+from api.deps import ClockDep, DbSession, DiscountId, EditableDiscount, OptionalActor, Secretariat
+from api.http_cache import (
+    PRIVATE_CACHE_CONTROL,
+    PUBLIC_CACHE_CONTROL,
+    catalogue_answer,
+    not_modified,
+    strong_etag,
+)
 from api.problem import problem_responses
 from api.services import discounts as discount_service
 from models.discount import DiscountCreate, DiscountPage, DiscountPublic, DiscountQuery, DiscountUpdate
@@ -47,30 +54,34 @@ def _answer(
     "session is 422. Ordered by id.",
     responses={**_CONDITIONAL, **problem_responses(401, 422)},
 )
-def list_discounts(
+async def list_discounts(
     request: Request,
     query: Annotated[DiscountQuery, Query()],
     actor: OptionalActor,
-    db: DbSession,
     clock: ClockDep,
 ) -> Response:
     private = actor is not None and actor.is_secretariat
-    discounts, total = discount_service.list_discounts(
-        db,
-        session_id=query.session_id,
-        code=query.code,
-        include_inactive=private,
-        today=paris_today(clock.now()),
-        limit=query.limit,
-        offset=query.offset,
-    )
-    page = DiscountPage(
-        items=[discount_service.to_public(d) for d in discounts],
-        total=total,
-        limit=query.limit,
-        offset=query.offset,
-    )
-    return _answer(request, page.model_dump_json().encode(), public=not private)
+    today = paris_today(clock.now())
+
+    def render(db: Session) -> bytes:
+        discounts, total = discount_service.list_discounts(
+            db,
+            session_id=query.session_id,
+            code=query.code,
+            include_inactive=private,
+            today=today,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        page = DiscountPage(
+            items=[discount_service.to_public(d) for d in discounts],
+            total=total,
+            limit=query.limit,
+            offset=query.offset,
+        )
+        return page.model_dump_json().encode()
+
+    return await catalogue_answer(request, private=private, today=today, media_type=JSON, render=render)
 
 
 @public_router.get(
@@ -80,9 +91,17 @@ def list_discounts(
     description="Public for active discounts; the secretariat also reads inactive ones.",
     responses={**_CONDITIONAL, **problem_responses(401, 404, 422)},
 )
-def get_discount(request: Request, discount: VisibleDiscount) -> Response:
-    body = discount_service.to_public(discount).model_dump_json().encode()
-    return _answer(request, body, public=discount.active)
+async def get_discount(
+    request: Request, discount_id: DiscountId, actor: OptionalActor, clock: ClockDep
+) -> Response:
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
+
+    def render(db: Session) -> bytes:
+        discount = discount_service.find_discount(db, discount_id, include_inactive=private)
+        return discount_service.to_public(discount).model_dump_json().encode()
+
+    return await catalogue_answer(request, private=private, today=today, media_type=JSON, render=render)
 
 
 @router.post(

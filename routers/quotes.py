@@ -17,6 +17,7 @@ from api.deps import (
     VisibleQuote,
 )
 from api.downloads import PDF_CONTENT, pdf_download
+from api.json_answers import json_answer
 from api.pdf import Organisation
 from api.problem import problem_responses
 from api.services import quotes as quote_service
@@ -116,11 +117,10 @@ def issue_quote(
     db: DbSession,
     clock: ClockDep,
     data: Annotated[QuoteIssue | None, Body()] = None,
-) -> QuotePublic:
+) -> Response:
     now = clock.now()
-    return quote_service.to_public(
-        quote_service.issue_quote(db, quote, data, now=now), today=paris_today(now)
-    )
+    issued = quote_service.issue_quote(db, quote, data, now=now)
+    return json_answer(quote_service.to_public(issued, today=paris_today(now)))
 
 
 @router.post(

@@ -1,10 +1,10 @@
 """The session catalogue: public reads (listing, detail, iCalendar) and the secretariat's writes."""
 
-from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlmodel import Session
 
 from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
@@ -13,22 +13,15 @@ from api.deps import (
     DbSession,
     EditableSession,
     OptionalActor,
-    PublicSession,
     Secretariat,
+    SessionRef,
     SettingsDep,
 )
 from api.errors import ValidationFailed
-from api.http_cache import (
-    PRIVATE_CACHE_CONTROL,
-    PUBLIC_CACHE_CONTROL,
-    not_modified,
-    strong_etag,
-)
+from api.http_cache import PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL, catalogue_answer, strong_etag
 from api.problem import problem_responses
 from api.services import sessions as session_service
-from api.services.auth import Actor
 from api.services.calendar_feed import build_calendar
-from api.services.catalogue import catalogue_version
 from models.training_session import (
     PUBLIC_STATUSES,
     TrainerAssignment,
@@ -71,33 +64,6 @@ def _cache_headers(etag: str, *, public: bool) -> dict[str, str]:
     }
 
 
-def _catalogue_answer(
-    request: Request,
-    db: DbSession,
-    *,
-    actor: Actor | None,
-    now: datetime,
-    media_type: str,
-    render: Callable[[bool, date], bytes],
-) -> Response:
-    """A catalogue read answered from its ETag: 304, bytes already rendered, or `render(private, today)`."""
-    private = actor is not None and actor.is_secretariat
-    today = paris_today(now)
-    # Keyed on the catalogue version: one small query answers a revalidation, in every process.
-    version = catalogue_version(db)
-    audience = "private" if private else "public"
-    etag = strong_etag(request.url.path, str(version), str(today), audience, str(request.query_params))
-    headers = _cache_headers(etag, public=not private)
-    if not_modified(request, etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    cache = request.app.state.rendered_cache
-    body = cache.get(etag)
-    if body is None:
-        body = render(private, today)
-        cache.put(etag, body)
-    return Response(content=body, media_type=media_type, headers=headers)
-
-
 @public_router.get(
     "/sessions",
     response_model=TrainingSessionPage,
@@ -106,16 +72,17 @@ def _catalogue_answer(
     "and cancelled ones. Ordered by start date, then id.",
     responses={**_CONDITIONAL, **problem_responses(401, 422)},
 )
-def list_sessions(
+async def list_sessions(
     request: Request,
     query: Annotated[TrainingSessionQuery, Query()],
     actor: OptionalActor,
-    db: DbSession,
     clock: ClockDep,
 ) -> Response:
     filters = _filters(query)
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
 
-    def render(private: bool, today: date) -> bytes:
+    def render(db: Session) -> bytes:
         sessions, total = session_service.list_sessions(
             db, filters, include_private=private, today=today, limit=query.limit, offset=query.offset
         )
@@ -123,7 +90,7 @@ def list_sessions(
         page = TrainingSessionPage(items=items, total=total, limit=query.limit, offset=query.offset)
         return page.model_dump_json().encode()
 
-    return _catalogue_answer(request, db, actor=actor, now=clock.now(), media_type=JSON, render=render)
+    return await catalogue_answer(request, private=private, today=today, media_type=JSON, render=render)
 
 
 @public_router.get(
@@ -148,25 +115,26 @@ def list_sessions(
         **problem_responses(401, 422),
     },
 )
-def get_sessions_calendar(
+async def get_sessions_calendar(
     request: Request,
     query: Annotated[TrainingSessionQuery, Query()],
     actor: OptionalActor,
-    db: DbSession,
     clock: ClockDep,
     settings: SettingsDep,
 ) -> Response:
     filters = _filters(query)
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
     # A subscription asks for no page: a default page would hide everything after the 20th session.
     limit = query.limit if "limit" in query.model_fields_set else None
 
-    def render(private: bool, today: date) -> bytes:
+    def render(db: Session) -> bytes:
         sessions, _ = session_service.list_sessions(
             db, filters, include_private=private, today=today, limit=limit, offset=query.offset
         )
         return build_calendar(sessions, org_name=settings.org_name, domain=settings.public_domain)
 
-    return _catalogue_answer(request, db, actor=actor, now=clock.now(), media_type=ICALENDAR, render=render)
+    return await catalogue_answer(request, private=private, today=today, media_type=ICALENDAR, render=render)
 
 
 def _session_answer(
@@ -175,7 +143,6 @@ def _session_answer(
     *,
     today: date,
     status_code: int = 200,
-    conditional: bool = False,
 ) -> Response:
     public = session_service.to_public(session, today=today)
     body = public.model_dump_json().encode()
@@ -183,8 +150,6 @@ def _session_answer(
     headers = _cache_headers(etag, public=session.status in PUBLIC_STATUSES)
     if status_code == status.HTTP_201_CREATED:
         headers["Location"] = f"/api/v1/sessions/{session.id}"
-    if conditional and not_modified(request, etag):
-        return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(content=body, status_code=status_code, media_type=JSON, headers=headers)
 
 
@@ -194,8 +159,17 @@ def _session_answer(
     summary="Read a training session by id or slug",
     responses={**_CONDITIONAL, **problem_responses(401, 404, 422)},
 )
-def get_session(request: Request, session: PublicSession, clock: ClockDep) -> Response:
-    return _session_answer(request, session, today=paris_today(clock.now()), conditional=True)
+async def get_session(
+    request: Request, session_ref: SessionRef, actor: OptionalActor, clock: ClockDep
+) -> Response:
+    private = actor is not None and actor.is_secretariat
+    today = paris_today(clock.now())
+
+    def render(db: Session) -> bytes:
+        session = session_service.find_session(db, session_ref, include_private=private)
+        return session_service.to_public(session, today=today).model_dump_json().encode()
+
+    return await catalogue_answer(request, private=private, today=today, media_type=JSON, render=render)
 
 
 @router.post(

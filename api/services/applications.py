@@ -28,6 +28,7 @@ from api.errors import (
 )
 from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
+from api.services.list_versions import bump_applicant_lists
 from api.services.sessions import find_session
 from models.application import (
     ActorRef,
@@ -481,12 +482,13 @@ def _leave_waiting_list(db: Session, application: Application) -> None:
     db.add(application)
     db.flush()
     if position is not None:
+        behind = col(Application.waitlist_position) > position
+        same_list = col(Application.session_id) == application.session_id
+        # Those behind move up one place: their own lists change too.
+        bump_applicant_lists(db, select(Application.applicant_id).where(same_list, behind))
         db.execute(
             update(Application)
-            .where(
-                col(Application.session_id) == application.session_id,
-                col(Application.waitlist_position) > position,
-            )
+            .where(same_list, behind)
             .values(waitlist_position=col(Application.waitlist_position) - 1)
         )
 

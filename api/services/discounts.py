@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from api.db import lock_names
 from api.errors import DiscountCodeTaken, NotFound, ValidationFailed
+from api.services.catalogue import bump_catalogue_version
 from models.discount import Discount, DiscountCreate, DiscountPublic, DiscountUpdate
 from models.training_session import PUBLIC_STATUSES, TrainingSession
 
@@ -89,6 +90,7 @@ def create_discount(db: Session, data: DiscountCreate, *, now: datetime) -> Disc
     discount = Discount(**data.model_dump(), created_at=now, updated_at=now)
     db.add(discount)
     db.flush()
+    bump_catalogue_version(db)
     return discount
 
 
@@ -116,6 +118,7 @@ def update_discount(db: Session, discount: Discount, data: DiscountUpdate, *, no
     discount.updated_at = now
     db.add(discount)
     db.flush()
+    bump_catalogue_version(db)
     return discount
 
 
@@ -125,6 +128,7 @@ def deactivate_discount(db: Session, discount: Discount, *, now: datetime) -> No
     discount.updated_at = now
     db.add(discount)
     db.flush()
+    bump_catalogue_version(db)
 
 
 def to_public(discount: Discount) -> DiscountPublic:

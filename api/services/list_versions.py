@@ -1,0 +1,81 @@
+"""Versions of the application lists, so that a rendered list is served only while it is current.
+
+A session's row and an applicant's row each carry an `applications_version`. Every flush that
+inserts or changes an application bumps both, in the same transaction; so does a change of the
+name or email an application shows. A cached list is keyed on the version it was read at, and
+every read asks the database for the version again: whichever process made a change, the next
+read anywhere renders afresh (docs/caching.md). Bulk statements that bypass the ORM bump
+explicitly (see `bump_applicant_lists`).
+"""
+
+from collections.abc import Iterable
+from itertools import chain
+from typing import Any
+
+from sqlalchemy import Select, event, inspect, select, update
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import UOWTransaction
+from sqlmodel import Session, col
+
+from models.application import Application
+from models.training_session import TrainingSession
+from models.user import User
+
+_SESSIONS = TrainingSession.__table__  # type: ignore[attr-defined]
+_USERS = User.__table__  # type: ignore[attr-defined]
+_SHOWN_USER_FIELDS = ("full_name", "email")
+
+
+def bump_application_lists(
+    db: OrmSession, *, session_ids: Iterable[int], applicant_ids: Iterable[int]
+) -> None:
+    """Mark the lists of these sessions and applicants as changed, in the current transaction."""
+    sessions, applicants = sorted(set(session_ids)), sorted(set(applicant_ids))
+    connection = db.connection()
+    # Always in id order, sessions first: two transactions never wait on each other's rows in turn.
+    if sessions:
+        connection.execute(
+            update(_SESSIONS)
+            .where(_SESSIONS.c.id.in_(sessions))
+            .values(applications_version=_SESSIONS.c.applications_version + 1)
+        )
+    if applicants:
+        connection.execute(
+            update(_USERS)
+            .where(_USERS.c.id.in_(applicants))
+            .values(applications_version=_USERS.c.applications_version + 1)
+        )
+
+
+def bump_applicant_lists(db: Session, applicants: Select[Any]) -> None:
+    """Before a bulk change of applications, mark the lists of the applicants it selects."""
+    bump_application_lists(db, session_ids=(), applicant_ids=db.execute(applicants).scalars().all())
+
+
+def _changed(db: OrmSession, instance: Any) -> bool:
+    return instance in db.new or instance in db.deleted or db.is_modified(instance, include_collections=False)
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _bump_lists_shown_by_the_flush(db: OrmSession, _context: UOWTransaction, _instances: Any) -> None:
+    sessions: set[int] = set()
+    applicants: set[int] = set()
+    renamed: set[int] = set()
+    for instance in chain(db.new, db.dirty, db.deleted):
+        if isinstance(instance, Application) and _changed(db, instance):
+            sessions.add(instance.session_id)
+            applicants.add(instance.applicant_id)
+        elif isinstance(instance, User) and instance.id is not None and instance in db.dirty:
+            state = inspect(instance)
+            if any(state.attrs[name].history.has_changes() for name in _SHOWN_USER_FIELDS):
+                renamed.add(instance.id)
+    if renamed:
+        applicants |= renamed
+        sessions.update(
+            db.connection()
+            .execute(select(col(Application.session_id)).where(col(Application.applicant_id).in_(renamed)))
+            .scalars()
+        )
+    if sessions or applicants:
+        bump_application_lists(db, session_ids=sessions, applicant_ids=applicants)
+
