@@ -30,6 +30,7 @@ from bench.load import (
     CONNECTIONS,
     THREADS,
     BenchBroken,
+    Measurement,
     Rotation,
     Timing,
     Workload,
@@ -37,7 +38,7 @@ from bench.load import (
     measure,
     require_wrk,
 )
-from bench.report import RESULTS, Measured, Memory, Report, ScalingRow, render, summary
+from bench.report import RESULTS, Measured, Memory, Report, ScalingRow, load_average, render, summary
 from bench.servers import reference, service, service_environment
 
 API = "/api/v1"
@@ -45,7 +46,7 @@ API = "/api/v1"
 TOKEN_MINUTES = 720
 SUBMISSION = json.dumps(
     {
-        "motivation": "Je coordonne la médiation numérique du musée et souhaite concevoir un parcours en ligne.",
+        "motivation": "Je coordonne la médiation numérique du musée et souhaite concevoir un parcours.",
         "organisation": "Musée des Beaux-Arts de Lyon",
         "audience": "culture_professional",
         "funding": "employer",
@@ -74,7 +75,9 @@ def mint_tokens(settings: Settings, user_ids: list[int]) -> list[str]:
     ]
 
 
-def workloads(base: str, seeded: seeding.Seeded, secretariat: str, applicant: str, fresh: list[str]) -> list[Workload]:
+def workloads(
+    base: str, seeded: seeding.Seeded, secretariat: str, applicant: str, fresh: list[str]
+) -> list[Workload]:
     """The service's workloads, reads first: the writes come last and change nothing they read."""
     listing = httpx.get(f"{base}{API}/sessions", timeout=30)
     etag = listing.headers.get("etag")
@@ -85,7 +88,11 @@ def workloads(base: str, seeded: seeding.Seeded, secretariat: str, applicant: st
         Workload("listing", "public listing, default page", f"{API}/sessions"),
         Workload("listing_filtered", "listing, city=Paris&open=true", f"{API}/sessions?city=Paris&open=true"),
         Workload(
-            "listing_304", "listing revalidated (304)", f"{API}/sessions", headers={"If-None-Match": etag}, expect=304
+            "listing_304",
+            "listing revalidated (304)",
+            f"{API}/sessions",
+            headers={"If-None-Match": etag},
+            expect=304,
         ),
         Workload(
             "detail",
@@ -144,11 +151,17 @@ def _request_text(workload: Workload) -> str:
     return text
 
 
-def _measure_checked(wrk: str, base: str, workload: Workload, folder: Path, timing: Timing) -> WrkResult:
-    result = measure(wrk, base, workload, folder, timing)
+def _measure_checked(wrk: str, base: str, workload: Workload, folder: Path, timing: Timing) -> Measurement:
+    measurement = measure(wrk, base, workload, folder, timing)
+    result = measurement.result
     flag = f"  !!! {result.errors} ERRORS !!!" if result.errors else ""
-    print(f"  {workload.label:42} {result.rate:8,.0f} req/s  p50 {result.p50_ms:7.2f} ms{flag}", flush=True)
-    return result
+    stalls = [f"{seconds:.1f} s" for seconds in measurement.stalled if seconds >= 0.5]
+    stall = f"  (503 for {', '.join(stalls)} before a run)" if stalls else ""
+    print(
+        f"  {workload.label:42} {result.rate:8,.0f} req/s  p50 {result.p50_ms:7.2f} ms{flag}{stall}",
+        flush=True,
+    )
+    return measurement
 
 
 def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, secret: str) -> Report:
@@ -159,22 +172,32 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
         seeded = seeding.seed(url, seeding.SeedPlan())
         database = describe(url)
         env = service_environment(url, folder / "storage", secret, TOKEN_MINUTES)
-        settings = Settings(env="development", secret_key=SecretStr(secret), access_token_minutes=TOKEN_MINUTES)
+        settings = Settings(
+            env="development", secret_key=SecretStr(secret), access_token_minutes=TOKEN_MINUTES
+        )
         fresh = mint_tokens(settings, seeded.fresh_applicant_ids)
         with reference(folder / "reference.log") as ref, service(env, folder / "service.log") as server:
             secretariat = log_in(server.base, seeding.SECRETARIAT_EMAIL, seeding.SECRETARIAT_PASSWORD)
             applicant = log_in(server.base, seeding.APPLICANT_EMAIL, seeding.APPLICANT_PASSWORD)
             reference_workload = Workload("reference", "reference app", "/status")
-            reference_first = _measure_checked(wrk, ref.base, reference_workload, folder, timing)
+            reference_first = _measure_checked(wrk, ref.base, reference_workload, folder, timing).result
             measured: list[Measured] = []
             first_memory: tuple[int, int] | None = None
             for workload in workloads(server.base, seeded, secretariat, applicant, fresh):
-                result = _measure_checked(wrk, server.base, workload, folder, timing)
-                measured.append(Measured(workload.key, workload.label, _request_text(workload), result))
+                measurement = _measure_checked(wrk, server.base, workload, folder, timing)
+                measured.append(
+                    Measured(
+                        workload.key,
+                        workload.label,
+                        _request_text(workload),
+                        measurement.result,
+                        stalled=measurement.stalled,
+                    )
+                )
                 if first_memory is None:
                     first_memory = server.memory_kib()
             last_memory = server.memory_kib()
-            reference_last = _measure_checked(wrk, ref.base, reference_workload, folder, timing)
+            reference_last = _measure_checked(wrk, ref.base, reference_workload, folder, timing).result
             assert first_memory is not None
     dialect = "postgresql" if is_postgresql(server_url) else "sqlite"
     setup = [
@@ -182,13 +205,15 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
         "process): uvicorn in-process, httptools through api/server.py's BoundedHttpToolsProtocol, no access "
         "log, the service's own request log at its default level (INFO) written to a file; "
         "ATELIERS_ENV=production.",
-        "The reference: bench/reference.py, one `def` endpoint answering {\"status\": \"ok\"}, under plain "
+        'The reference: bench/reference.py, one `def` endpoint answering {"status": "ok"}, under plain '
         "uvicorn (`--http httptools --no-access-log --workers 1`, not the bounded-head protocol).",
         f"Load: wrk {THREADS} threads, {CONNECTIONS} connections, keep-alive, on loopback, from another "
-        f"process on the same machine ({os.cpu_count()} cores shared by wrk and the server); per workload one "
-        f"checked request, {timing.warmup} s warm-up, {timing.duration} s measured; `--latency` percentiles.",
-        "Rotations: detail cycles through every visible slug; submission gives each request a new (applicant, "
-        "open session) pair from minted access tokens; quote issue gives each request a different draft. "
+        f"process on the same machine ({os.cpu_count()} cores shared by wrk and the server); per workload "
+        f"one checked request, {timing.warmup} s warm-up, a second checked request, {timing.duration} s "
+        "measured; `--latency` percentiles.",
+        "Rotations: detail cycles through every visible slug; submission gives each request a new "
+        "(applicant, open session) pair from minted access tokens; quote issue gives each request a "
+        "different draft. "
         "The applicant and secretariat log in through POST /auth/token.",
         "Ratios divide by the mean of the reference's first and last runs.",
     ]
@@ -235,15 +260,21 @@ def scaling(
                         headers={"Authorization": f"Bearer {applicant}"},
                     ),
                 ):
-                    result = _measure_checked(wrk, server.base, workload, folder, timing)
+                    result = _measure_checked(wrk, server.base, workload, folder, timing).result
                     if result.errors:
-                        raise BenchBroken(f"scaling, {size:,} applications, {workload.label}: {result.errors} errors")
+                        raise BenchBroken(
+                            f"scaling, {size:,} applications, {workload.label}: {result.errors} errors"
+                        )
                     measured.setdefault(workload.label, {})[size] = result
-    rows = [ScalingRow(label, small=by_size[sizes[0]], large=by_size[sizes[1]]) for label, by_size in measured.items()]
+    rows = [
+        ScalingRow(label, small=by_size[sizes[0]], large=by_size[sizes[1]])
+        for label, by_size in measured.items()
+    ]
     note = (
-        f"Two more databases, seeded alike but for the number of applications ({sizes[0]:,} and {sizes[1]:,}); "
-        f"in both the listed session has {seeding.SeedPlan.target_session_applications} applications and the "
-        f"applicant {seeding.SeedPlan.own_applications}, so the same page is read from a table 100 times larger. "
+        "Two more databases, seeded alike but for the number of applications "
+        f"({sizes[0]:,} and {sizes[1]:,}); in both the listed session has "
+        f"{seeding.SeedPlan.target_session_applications} applications and the applicant "
+        f"{seeding.SeedPlan.own_applications}, so the same page is read from a table 100 times larger. "
         "Slowdown: req/s at 1k / req/s at 100k."
     )
     return rows, note
@@ -254,17 +285,22 @@ def main() -> int:
         wrk = require_wrk()
         server_url = os.environ.get("ATELIERS_DATABASE_URL")
         if server_url and not is_postgresql(server_url):
-            print("ATELIERS_DATABASE_URL is not PostgreSQL: benchmarking SQLite in a temporary file", flush=True)
+            print(
+                "ATELIERS_DATABASE_URL is not PostgreSQL: benchmarking SQLite in a temporary file", flush=True
+            )
             server_url = None
         timing = Timing()
         # One key for every process of the run, as a deployment shares one.
         secret = secrets.token_urlsafe(48)
+        load_before = load_average()
         with tempfile.TemporaryDirectory(prefix="ateliers-bench-") as name:
             folder = Path(name)
             report = main_bench(wrk, folder, timing, server_url, secret)
+            report.load_before = load_before
             if os.environ.get("BENCH_SCALING", "1") != "0":
                 report.scaling, report.scaling_note = scaling(wrk, folder, timing, server_url, secret)
             report.finished = datetime.now(UTC)
+            report.load_after = load_average()
     except BenchBroken as error:
         print(f"\nBENCH BROKEN: {error}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,7 +192,9 @@ def parse(output: str) -> WrkResult:
     if not (rate and total and p50 and p99):
         raise BenchBroken(f"cannot read wrk's report:\n{output}")
     bad = re.search(r"Non-2xx or 3xx responses:\s+([0-9]+)", output)
-    sockets = re.search(r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)", output)
+    sockets = re.search(
+        r"Socket errors: connect ([0-9]+), read ([0-9]+), write ([0-9]+), timeout ([0-9]+)", output
+    )
     return WrkResult(
         requests=int(total.group(1)),
         seconds=_milliseconds(total.group(2) + total.group(3)) / 1000,
@@ -204,21 +207,33 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def check_once(base: str, workload: Workload) -> None:
-    """One request before wrk: the workload must answer what it is expected to, or the bench stops."""
-    path, token = workload.path, None
-    if workload.rotation is not None:
-        path, token = workload.rotation.item(workload.rotation.offset)
-        workload.rotation.offset += 1  # that item is spent when the pool is unique
-    headers = dict(workload.headers)
-    if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
-    answer = httpx.request(workload.method, base + path, headers=headers, content=workload.body, timeout=30)
-    if answer.status_code != workload.expect:
-        raise BenchBroken(
-            f"{workload.label}: {workload.method} {path} answered {answer.status_code}, "
-            f"expected {workload.expect}: {answer.text[:500]}"
+def check_once(base: str, workload: Workload, *, patience: float = 20.0) -> float:
+    """One request before wrk: the workload must answer what it is expected to, or the bench stops.
+
+    A 503 is waited out (for at most `patience` seconds, which are returned): when wrk stops, it
+    drops connections whose requests are still running, and the service may stall for a while.
+    """
+    started = time.monotonic()
+    while True:
+        path, token = workload.path, None
+        if workload.rotation is not None:
+            path, token = workload.rotation.item(workload.rotation.offset)
+            workload.rotation.offset += 1  # that item is spent when the pool is unique
+        headers = dict(workload.headers)
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        answer = httpx.request(
+            workload.method, base + path, headers=headers, content=workload.body, timeout=30
         )
+        waited = time.monotonic() - started
+        if answer.status_code == workload.expect:
+            return waited
+        if answer.status_code != 503 or waited > patience:
+            raise BenchBroken(
+                f"{workload.label}: {workload.method} {path} answered {answer.status_code}, "
+                f"expected {workload.expect}: {answer.text[:500]}"
+            )
+        time.sleep(0.5)  # the service is stalled; let it recover
 
 
 def run_wrk(wrk: str, base: str, workload: Workload, folder: Path, seconds: int) -> WrkResult:
@@ -244,6 +259,8 @@ def run_wrk(wrk: str, base: str, workload: Workload, folder: Path, seconds: int)
     if finished.returncode != 0:
         raise BenchBroken(f"wrk failed on {workload.label}: {finished.stderr or finished.stdout}")
     result = parse(finished.stdout)
+    if result.requests == 0:
+        raise BenchBroken(f"{workload.label}: no request completed in {seconds} s:\n{finished.stdout}")
     if rotation is not None:
         most = re.search(r"bench-issued-max: ([0-9]+)", finished.stdout)
         if most is None:
@@ -252,9 +269,18 @@ def run_wrk(wrk: str, base: str, workload: Workload, folder: Path, seconds: int)
     return result
 
 
-def measure(wrk: str, base: str, workload: Workload, folder: Path, timing: Timing) -> WrkResult:
-    """Check one answer, warm up, then the measured run."""
-    check_once(base, workload)
+@dataclass
+class Measurement:
+    result: WrkResult
+    # Seconds the service answered 503 before the warm-up and before the measured run.
+    stalled: tuple[float, float]
+
+
+def measure(wrk: str, base: str, workload: Workload, folder: Path, timing: Timing) -> Measurement:
+    """Check one answer, warm up, check again (the warm-up's dropped requests may have stalled the
+    service), then the measured run."""
+    before_warmup = check_once(base, workload)
     if timing.warmup > 0:
         run_wrk(wrk, base, workload, folder, timing.warmup)
-    return run_wrk(wrk, base, workload, folder, timing.duration)
+    before_run = check_once(base, workload)
+    return Measurement(run_wrk(wrk, base, workload, folder, timing.duration), (before_warmup, before_run))

@@ -114,8 +114,10 @@ def _sessions(plan: SeedPlan, *, today: date, now: datetime) -> tuple[list[dict[
         else:
             start = today + timedelta(days=30 + 3 * n)
         # Half of the sessions the public does not see are in Paris too, as the city filter meets them.
-        city = "Paris" if paris or (status in ("draft", "cancelled") and n % 2 == 0) else (
-            CITIES_ELSEWHERE[n % len(CITIES_ELSEWHERE)]
+        city = (
+            "Paris"
+            if paris or (status in ("draft", "cancelled") and n % 2 == 0)
+            else (CITIES_ELSEWHERE[n % len(CITIES_ELSEWHERE)])
         )
         title = f"Les ateliers des cultures numériques #{n}"
         subtitle = "Comprendre et pratiquer les cultures numériques"
@@ -183,7 +185,9 @@ def _users(plan: SeedPlan, *, now: datetime) -> tuple[list[dict[str, Any]], int]
         }
 
     rows = [user(SECRETARIAT_EMAIL, "Claire Secrétariat", "secretariat", hash_password(SECRETARIAT_PASSWORD))]
-    rows += [user(f"trainer-{n}@bench.example", f"Formatrice {n}", "trainer", shared_hash) for n in range(trainers)]
+    rows += [
+        user(f"trainer-{n}@bench.example", f"Formatrice {n}", "trainer", shared_hash) for n in range(trainers)
+    ]
     rows.append(user(APPLICANT_EMAIL, "Camille Durand", "applicant", hash_password(APPLICANT_PASSWORD)))
     total = plan.applicants + plan.fresh_applicants
     rows += [
@@ -193,7 +197,9 @@ def _users(plan: SeedPlan, *, now: datetime) -> tuple[list[dict[str, Any]], int]
     return rows, trainers
 
 
-def _pairs(plan: SeedPlan, sessions: list[int], applicants: list[int], rng: random.Random) -> list[tuple[int, int]]:
+def _pairs(
+    plan: SeedPlan, sessions: list[int], applicants: list[int], rng: random.Random
+) -> list[tuple[int, int]]:
     """(session, applicant) pairs, each at most once: the target session's fixed share, the own
     applicant's few, and the rest drawn among the other sessions and applicants."""
     target, others = sessions[0], sessions[1:]
@@ -317,7 +323,9 @@ def _fill(engine: Engine, plan: SeedPlan, rng: random.Random, *, now: datetime, 
                 "parcours en ligne avec nos publics.",
                 "organisation": "Musée des Beaux-Arts de Lyon",
                 "job_title": "Chargée de médiation",
-                "audience": ("culture_professional", "public_decision_maker", "artist", "other")[applicant % 4],
+                "audience": ("culture_professional", "public_decision_maker", "artist", "other")[
+                    applicant % 4
+                ],
                 "funding": ("self", "employer", "other")[applicant % 3],
                 "billing_name": "Service formation",
                 "billing_organisation": "Musée des Beaux-Arts de Lyon",
@@ -437,7 +445,9 @@ def _quotes(
                 "application_id": application_id,
                 "session_id": application["session_id"],
                 "applicant_id": application["applicant_id"],
-                "status": "draft" if draft else ("issued", "issued", "accepted", "declined", "cancelled")[n % 5],
+                "status": "draft"
+                if draft
+                else ("issued", "issued", "accepted", "declined", "cancelled")[n % 5],
                 "billed_name": application["billing_name"],
                 "billed_organisation": application["billing_organisation"],
                 "billed_address": application["billing_address"],
@@ -462,5 +472,7 @@ def _quotes(
         )
     ids = _insert(engine, "quote", rows)
     with engine.begin() as connection:
-        connection.execute(insert(_table("quote_number_counter")), [{"year": today.year, "last_number": issued}])
+        connection.execute(
+            insert(_table("quote_number_counter")), [{"year": today.year, "last_number": issued}]
+        )
     return ids[: plan.draft_quotes]

@@ -23,7 +23,9 @@ ORG_SIRET = "73282932000074"
 ORG_DECLARATION = "82 38 01234 38"
 
 
-def service_environment(database_url: str, storage_dir: Path, secret_key: str, token_minutes: int) -> dict[str, str]:
+def service_environment(
+    database_url: str, storage_dir: Path, secret_key: str, token_minutes: int
+) -> dict[str, str]:
     """The environment of a production process; nothing of the caller's ATELIERS_* leaks in."""
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("ATELIERS_")}
     return {
@@ -87,7 +89,9 @@ def _wait_ready(server: Server, health: str) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
-            raise BenchBroken(f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}")
+            raise BenchBroken(
+                f"{server.name} exited with {server.process.returncode}:\n{server.log.read_text()[-3000:]}"
+            )
         try:
             if httpx.get(server.base + health, timeout=2).status_code == 200:
                 return
