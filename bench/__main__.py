@@ -28,6 +28,7 @@ from bench import seed as seeding
 from bench.database import describe, is_postgresql, scratch_database
 from bench.load import (
     CONNECTIONS,
+    SETTLE_SECONDS,
     THREADS,
     BenchBroken,
     Measurement,
@@ -156,7 +157,9 @@ def _measure_checked(wrk: str, base: str, workload: Workload, folder: Path, timi
     result = measurement.result
     flag = f"  !!! {result.errors} ERRORS !!!" if result.errors else ""
     stalls = [f"{seconds:.1f} s" for seconds in measurement.stalled if seconds >= 0.5]
-    stall = f"  (503 for {', '.join(stalls)} before a run)" if stalls else ""
+    stall = f"  (stalled {', '.join(stalls)} before a run)" if stalls else ""
+    if measurement.warmup_wrong:
+        stall += f"  ({measurement.warmup_wrong} of {measurement.warmup_requests} warm-up answers wrong)"
     print(
         f"  {workload.label:42} {result.rate:8,.0f} req/s  p50 {result.p50_ms:7.2f} ms{flag}{stall}",
         flush=True,
@@ -208,9 +211,10 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
         'The reference: bench/reference.py, one `def` endpoint answering {"status": "ok"}, under plain '
         "uvicorn (`--http httptools --no-access-log --workers 1`, not the bounded-head protocol).",
         f"Load: wrk {THREADS} threads, {CONNECTIONS} connections, keep-alive, on loopback, from another "
-        f"process on the same machine ({os.cpu_count()} cores shared by wrk and the server); per workload "
-        f"one checked request, {timing.warmup} s warm-up, a second checked request, {timing.duration} s "
-        "measured; `--latency` percentiles.",
+        f"process on the same machine ({os.cpu_count()} cores shared by wrk, the server and whatever else "
+        f"runs); per workload: one checked request, {timing.warmup} s warm-up by 8 Python clients that "
+        f"wait for every answer, a second checked request, {timing.duration} s measured by wrk "
+        f"(`--latency` percentiles), then {SETTLE_SECONDS:g} s for the requests wrk dropped to finish.",
         "Rotations: detail cycles through every visible slug; submission gives each request a new "
         "(applicant, open session) pair from minted access tokens; quote issue gives each request a "
         "different draft. "

@@ -1,5 +1,10 @@
 """Load generation with Debian's wrk: one workload, a warm-up, a measured run, and what wrk says.
 
+The warm-up is made by Python clients that wait for every answer: when wrk stops it drops the
+requests in flight, and the service then holds their transactions open until garbage collection
+(SQLite's write lock, PostgreSQL's row locks and pooled connections), which stalled the run that
+followed. Before each run, one checked request waits such a stall out and its length is reported.
+
 Static requests go through wrk's own `-H`; rotating paths, tokens and POST bodies through a Lua
 script written into the bench's temporary folder. A rotation that must never repeat (one
 application per applicant and session, one issue per draft quote) is split between wrk's threads
@@ -14,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,33 +213,77 @@ def parse(output: str) -> WrkResult:
     )
 
 
-def check_once(base: str, workload: Workload, *, patience: float = 20.0) -> float:
-    """One request before wrk: the workload must answer what it is expected to, or the bench stops.
+def _send(client: httpx.Client, workload: Workload, index: int) -> httpx.Response:
+    """Request number `index` of the workload (its rotation's item, when it has one)."""
+    path, token = workload.path, None
+    if workload.rotation is not None:
+        path, token = workload.rotation.item(index)
+    headers = dict(workload.headers)
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.request(workload.method, path, headers=headers, content=workload.body)
 
-    A 503 is waited out (for at most `patience` seconds, which are returned): when wrk stops, it
-    drops connections whose requests are still running, and the service may stall for a while.
+
+def _next_index(workload: Workload) -> int:
+    if workload.rotation is None:
+        return 0
+    index = workload.rotation.offset
+    workload.rotation.offset += 1  # spent, when the pool is unique
+    return index
+
+
+def check_once(base: str, workload: Workload, *, patience: float = 90.0) -> float:
+    """One request before a run: the workload must answer what it is expected to, or the bench stops.
+
+    A 503 or a request that hangs is waited out, for at most `patience` seconds, which are
+    returned: when wrk stops it drops requests in flight, and the service keeps the transaction
+    of a dropped request open (and its locks held) until that garbage is collected.
     """
     started = time.monotonic()
-    while True:
-        path, token = workload.path, None
-        if workload.rotation is not None:
-            path, token = workload.rotation.item(workload.rotation.offset)
-            workload.rotation.offset += 1  # that item is spent when the pool is unique
-        headers = dict(workload.headers)
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        answer = httpx.request(
-            workload.method, base + path, headers=headers, content=workload.body, timeout=30
-        )
-        waited = time.monotonic() - started
-        if answer.status_code == workload.expect:
-            return waited
-        if answer.status_code != 503 or waited > patience:
-            raise BenchBroken(
-                f"{workload.label}: {workload.method} {path} answered {answer.status_code}, "
-                f"expected {workload.expect}: {answer.text[:500]}"
-            )
-        time.sleep(0.5)  # the service is stalled; let it recover
+    with httpx.Client(base_url=base, timeout=15) as client:
+        while True:
+            try:
+                answer = _send(client, workload, _next_index(workload))
+            except httpx.TimeoutException:
+                answer = None
+            waited = time.monotonic() - started
+            if answer is not None and answer.status_code == workload.expect:
+                return waited
+            if (answer is not None and answer.status_code != 503) or waited > patience:
+                status = "no answer" if answer is None else f"{answer.status_code}: {answer.text[:500]}"
+                raise BenchBroken(f"{workload.label}: {workload.method} {workload.path} answered {status}")
+            time.sleep(0.5)  # the service is stalled; let it recover
+
+
+def warm_up(base: str, workload: Workload, seconds: float, clients: int = 8) -> tuple[int, int]:
+    """Requests from `clients` Python threads for `seconds`, each waiting for its answer: unlike
+    wrk, this warm-up never drops a request in flight. Returns how many were sent, and how many
+    were not answered as expected."""
+    deadline = time.monotonic() + seconds
+    claim = threading.Lock()
+    sent = wrong = 0
+
+    def client_loop() -> None:
+        nonlocal sent, wrong
+        with httpx.Client(base_url=base, timeout=30) as client:
+            while time.monotonic() < deadline:
+                with claim:
+                    index = _next_index(workload)
+                    sent += 1
+                try:
+                    ok = _send(client, workload, index).status_code == workload.expect
+                except httpx.TransportError:
+                    ok = False
+                if not ok:
+                    with claim:
+                        wrong += 1
+
+    workers = [threading.Thread(target=client_loop) for _ in range(clients)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sent, wrong
 
 
 def run_wrk(wrk: str, base: str, workload: Workload, folder: Path, seconds: int) -> WrkResult:
@@ -272,15 +322,22 @@ def run_wrk(wrk: str, base: str, workload: Workload, folder: Path, seconds: int)
 @dataclass
 class Measurement:
     result: WrkResult
-    # Seconds the service answered 503 before the warm-up and before the measured run.
+    # Seconds the service was stalled (503 or no answer) before the warm-up and before the run.
     stalled: tuple[float, float]
+    warmup_requests: int = 0
+    warmup_wrong: int = 0
+
+
+# Time for the threads of requests wrk dropped to finish before the service is probed again.
+SETTLE_SECONDS = 2.0
 
 
 def measure(wrk: str, base: str, workload: Workload, folder: Path, timing: Timing) -> Measurement:
-    """Check one answer, warm up, check again (the warm-up's dropped requests may have stalled the
-    service), then the measured run."""
+    """Check one answer, warm up without dropping requests, check again, then the measured run;
+    afterwards, let the requests wrk dropped finish."""
     before_warmup = check_once(base, workload)
-    if timing.warmup > 0:
-        run_wrk(wrk, base, workload, folder, timing.warmup)
+    sent, wrong = warm_up(base, workload, timing.warmup) if timing.warmup > 0 else (0, 0)
     before_run = check_once(base, workload)
-    return Measurement(run_wrk(wrk, base, workload, folder, timing.duration), (before_warmup, before_run))
+    result = run_wrk(wrk, base, workload, folder, timing.duration)
+    time.sleep(SETTLE_SECONDS)
+    return Measurement(result, (before_warmup, before_run), sent, wrong)

@@ -49,7 +49,7 @@ class Measured:
     label: str
     request: str
     result: WrkResult
-    # Seconds of 503 answers waited out before the warm-up and before the measured run.
+    # Seconds of stall (503 or no answer) waited out before the warm-up and before the measured run.
     stalled: tuple[float, float] = (0.0, 0.0)
 
 
@@ -218,9 +218,10 @@ def render(report: Report) -> str:
     stalled = [m for m in report.measured if max(m.stalled) >= 0.5]
     if stalled:
         lines += [
-            "Stalls: before these runs the service answered 503 (database unavailable) for a while after "
-            "the previous wrk run ended and dropped its connections with requests in flight; the checked "
-            "request was retried until it succeeded: "
+            "Stalls: before these runs the service answered 503 (database unavailable) or not at all for a "
+            "while after the previous wrk run ended and dropped its connections with requests in flight "
+            "(the service keeps a dropped request's transaction open until garbage collection); the "
+            "checked request was retried until it succeeded: "
             + "; ".join(
                 f"{m.label}: {m.stalled[0]:.1f} s before the warm-up, "
                 f"{m.stalled[1]:.1f} s before the measured run"
