@@ -33,7 +33,8 @@ EXHAUSTED_PATH = "/api/v1/bench-pool-exhausted"
 
 @dataclass(frozen=True)
 class Timing:
-    """How long wrk drives each workload (BENCH_WARMUP, BENCH_DURATION, in seconds)."""
+    """Seconds of warm-up (Python clients) and of measurement (wrk) per workload: BENCH_WARMUP and
+    BENCH_DURATION."""
 
     warmup: int = int(os.environ.get("BENCH_WARMUP", "3"))
     duration: int = int(os.environ.get("BENCH_DURATION", "8"))

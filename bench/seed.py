@@ -45,6 +45,8 @@ class SeedPlan:
     draft_quotes: int = 4_000
     # Accounts with no application yet, each applying to every open session during the bench.
     fresh_applicants: int = 1_500
+    # 60 visible (published, closed, completed); only published ones can be open, so the open
+    # Paris sessions are a part of them, enough for more than a page of the filtered listing.
     sessions: int = 200
     published: int = 44
     paris_published: int = 30
