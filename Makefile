@@ -40,7 +40,7 @@ openapi: install
 	$(BIN)/ateliers export-openapi
 
 bench: install
-	$(BIN)/python -m bench.catalogue
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) ateliers.db ateliers.db-wal ateliers.db-shm storage .mypy_cache .pytest_cache .ruff_cache
