@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,22 +76,31 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     yield url
 
 
-@pytest.fixture
-def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
-    """A database of this test's own, already at the latest migration."""
+@contextmanager
+def fresh_database(template_database: str, directory: Path) -> Iterator[str]:
+    """A copy of the template database (a file in `directory` on SQLite), dropped on exit."""
     if POSTGRES_URL:
         name = f"ateliers_t_{uuid.uuid4().hex[:12]}"
         template = make_url(template_database).database
         with _admin_connection(POSTGRES_URL) as admin:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        yield _with_database(POSTGRES_URL, name)
-        with _admin_connection(POSTGRES_URL) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        try:
+            yield _with_database(POSTGRES_URL, name)
+        finally:
+            with _admin_connection(POSTGRES_URL) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         return
     source = Path(make_url(template_database).database or "")
-    target = tmp_path / "ateliers.db"
+    target = directory / "ateliers.db"
     shutil.copyfile(source, target)
     yield f"sqlite:///{target}"
+
+
+@pytest.fixture
+def database_url(template_database: str, tmp_path: Path) -> Iterator[str]:
+    """A database of this test's own, already at the latest migration."""
+    with fresh_database(template_database, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -198,6 +208,7 @@ class LiveServer:
     port: int
     pid: int
     log: Path  # its stderr, where the service logs
+    database_url: str
 
 
 def _free_port() -> int:
@@ -206,35 +217,76 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@pytest.fixture
-def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
-    """The real uvicorn, with the protocol and deadlines `ateliers serve` runs in production."""
-    port = _free_port()
+@contextmanager
+def start_live_servers(count: int, *, database_url: str, directory: Path) -> Iterator[list[LiveServer]]:
+    """`count` processes of `ateliers serve` on one database, started together, stopped on exit.
+
+    They share the suite's secret key, so a token one of them issues is good on the others; they
+    log to `directory`/server.log, or server-N.log when there are several.
+    """
     env = {
         **os.environ,
         "ATELIERS_ENV": "test",
         "ATELIERS_SECRET_KEY": TEST_SECRET_KEY,
         "ATELIERS_DATABASE_URL": database_url,
-        "ATELIERS_STORAGE_DIR": str(tmp_path),
+        "ATELIERS_STORAGE_DIR": str(directory),
         "ATELIERS_HEADER_TIMEOUT_SECONDS": str(LIVE_HEADER_TIMEOUT_SECONDS),
         "ATELIERS_BODY_TIMEOUT_SECONDS": str(LIVE_BODY_TIMEOUT_SECONDS),
     }
-    command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
-    log = tmp_path / "server.log"
-    with log.open("wb") as stderr:
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-    base = f"http://127.0.0.1:{port}"
+    processes: list[subprocess.Popen[bytes]] = []
+    servers: list[LiveServer] = []
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)  # the server is still starting
-        else:
-            pytest.fail("uvicorn did not start")
-        yield LiveServer(url=base, port=port, pid=process.pid, log=log)
+        for n in range(count):
+            port = _free_port()
+            log = directory / ("server.log" if count == 1 else f"server-{n}.log")
+            command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]
+            with log.open("wb") as stderr:
+                process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+            processes.append(process)
+            url = f"http://127.0.0.1:{port}"
+            server = LiveServer(url=url, port=port, pid=process.pid, log=log, database_url=database_url)
+            servers.append(server)
+        # Started together and awaited together: two cold starts cost the time of one.
+        for server in servers:
+            _wait_until_healthy(server)
+        yield servers
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+def _wait_until_healthy(server: LiveServer) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)  # the server is still starting
+    pytest.fail(f"uvicorn did not start; its log:\n{server.log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def live_server(database_url: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """The real uvicorn, with the protocol and deadlines `ateliers serve` runs in production."""
+    with start_live_servers(1, database_url=database_url, directory=tmp_path) as (server,):
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live_servers(
+    template_database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two `ateliers serve` processes behind one database, as two hosts behind a load balancer.
+
+    Started once per module, on a database of that module's own: its tests share both the
+    database and the processes' caches, so each makes its own rows under names of its own.
+    """
+    directory = tmp_path_factory.mktemp("live-servers")
+    with (
+        fresh_database(template_database, directory) as url,
+        start_live_servers(2, database_url=url, directory=directory) as (first, second),
+    ):
+        yield first, second
