@@ -24,9 +24,10 @@ class QuoteStatus(StrEnum):
 class Quote(SQLModel, table=True):
     __tablename__ = "quote"
     __table_args__ = (
-        # An applicant's own list, and the secretariat's list of a session, in id order.
+        # An applicant's own list, and the secretariat's list of a session or of a status, in id order.
         Index("ix_quote_applicant_id_id", "applicant_id", "id"),
         Index("ix_quote_session_id_id", "session_id", "id"),
+        Index("ix_quote_status_id", "status", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -35,7 +36,7 @@ class Quote(SQLModel, table=True):
     application_id: int = Field(foreign_key="application.id", index=True)
     session_id: int = Field(foreign_key="training_session.id")
     applicant_id: int = Field(foreign_key="user_account.id")
-    status: str = Field(default=QuoteStatus.draft, max_length=20, index=True)
+    status: str = Field(default=QuoteStatus.draft, max_length=20)
     billed_name: str = Field(default="", max_length=200)
     billed_organisation: str = Field(default="", max_length=200)
     billed_address: str = Field(default="", max_length=500)
