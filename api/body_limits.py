@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.types import Receive, Scope, Send
 
+from api.db import commit_in_handler_thread
 from api.middleware import receive_at_most
 
 # The most a character costs on the wire: "\ud83d\ude00" in JSON, "%F0%9F%98%80" in a form.
@@ -97,10 +98,11 @@ def route_body_limit(route: APIRoute) -> int | None:
 
 
 class BoundedBodyRoute(APIRoute):
-    """A route that refuses with 413, before reading it, a body larger than its schema accepts."""
+    """A route that refuses with 413, before reading it, a body larger than its schema accepts;
+    its `def` handler commits a write in its own thread (api/db.py)."""
 
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
-        super().__init__(path, endpoint, **kwargs)
+        super().__init__(path, commit_in_handler_thread(endpoint), **kwargs)
         self.max_body_bytes = route_body_limit(self)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

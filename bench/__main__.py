@@ -186,7 +186,11 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
             reference_first = _measure_checked(wrk, ref.base, reference_workload, folder, timing).result
             measured: list[Measured] = []
             first_memory: tuple[int, int] | None = None
+            # BENCH_ONLY=submission,quote_issue measures only those, to work on one at a time.
+            only = {key for key in os.environ.get("BENCH_ONLY", "").split(",") if key}
             for workload in workloads(server.base, seeded, secretariat, applicant, fresh):
+                if only and workload.key not in only:
+                    continue
                 measurement = _measure_checked(wrk, server.base, workload, folder, timing)
                 measured.append(
                     Measured(

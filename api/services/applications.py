@@ -12,6 +12,7 @@ from typing import Any, cast
 from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, or_, select
 
 from api.clock import paris_today
@@ -220,7 +221,7 @@ def submit_application(
     """A new `submitted` application: online by an applicant, or a paper file recorded by the
     secretariat for an applicant's account."""
     # Drafts are the secretariat's; a cancelled or completed session is known but not open.
-    session = find_session(db, session_ref, include_private=True)
+    session = find_session(db, session_ref, include_private=True, with_trainers=False)
     if session.status == SessionStatus.draft and not actor.is_secretariat:
         raise NotFound("No training session with this id or slug.")
     today = paris_today(now)
@@ -272,10 +273,10 @@ def submit_application(
     )
     _set_discount(application, discount)
     try:
-        # A concurrent duplicate loses on the partial unique index here, not with a 500.
-        with db.begin_nested():
-            db.add(application)
-            db.flush()
+        # A concurrent duplicate loses on the partial unique index here, not with a 500; the refusal
+        # rolls the whole request back, so no savepoint is needed.
+        db.add(application)
+        db.flush()
     except IntegrityError as error:
         raise AlreadyApplied("This applicant already has an application to this session.") from error
     _record(db, application, actor, now=now, from_status=None, to_status=ApplicationStatus.submitted)
@@ -289,7 +290,8 @@ def submit_application(
             from_status=DiscountStatus.none,
             to_status=DiscountStatus.claimed,
         )
-    db.refresh(application, ["applicant"])
+    # The applicant is at hand: no query to attach it to the answer.
+    set_committed_value(application, "applicant", applicant)
     return application
 
 

@@ -133,10 +133,18 @@ def list_sessions(
 
 
 def find_session(
-    db: Session, id_or_slug: str, *, include_private: bool, for_update: bool = False
+    db: Session,
+    id_or_slug: str,
+    *,
+    include_private: bool,
+    for_update: bool = False,
+    with_trainers: bool = True,
 ) -> TrainingSession:
-    """A session by id or slug, as the caller may see it; otherwise NotFound."""
-    query = select(TrainingSession).options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
+    """A session by id or slug, as the caller may see it; otherwise NotFound. `with_trainers` loads
+    its trainers at once (one more query), as its representation shows them."""
+    query = select(TrainingSession)
+    if with_trainers:
+        query = query.options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
     if id_or_slug.isdigit():
         number = int(id_or_slug)
         if number > MAX_INT:
