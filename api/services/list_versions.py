@@ -1,11 +1,11 @@
 """Versions of the application lists, so that a rendered list is served only while it is current.
 
 A session's row and an applicant's row each carry an `applications_version`. Every flush that
-inserts or changes an application bumps both, in the same transaction; so does a change of the
-name or email an application shows. A cached list is keyed on the version it was read at, and
-every read asks the database for the version again: whichever process made a change, the next
-read anywhere renders afresh (docs/caching.md). Bulk statements that bypass the ORM bump
-explicitly (see `bump_applicant_lists`).
+inserts or changes an application marks both, and they are bumped just before the transaction
+commits, in it; a change of the name or email an application shows bumps them at once. A cached
+list is keyed on the version it was read at, and every read asks the database for the version
+again: whichever process made a change, the next read anywhere renders afresh
+(docs/caching.md). Bulk statements that bypass the ORM mark explicitly (`bump_applicant_lists`).
 """
 
 from collections.abc import Iterable
@@ -24,6 +24,8 @@ from models.user import User
 _SESSIONS = TrainingSession.__table__  # type: ignore[attr-defined]
 _USERS = User.__table__  # type: ignore[attr-defined]
 _SHOWN_USER_FIELDS = ("full_name", "email")
+# The lists a transaction changed, bumped just before it commits.
+_MARKED = "ateliers_marked_application_lists"
 
 
 def bump_application_lists(
@@ -49,7 +51,13 @@ def bump_application_lists(
 
 def bump_applicant_lists(db: Session, applicants: Select[Any]) -> None:
     """Before a bulk change of applications, mark the lists of the applicants it selects."""
-    bump_application_lists(db, session_ids=(), applicant_ids=db.execute(applicants).scalars().all())
+    _mark(db, session_ids=(), applicant_ids=db.execute(applicants).scalars().all())
+
+
+def _mark(db: OrmSession, *, session_ids: Iterable[int], applicant_ids: Iterable[int]) -> None:
+    sessions, applicants = db.info.setdefault(_MARKED, (set(), set()))
+    sessions.update(session_ids)
+    applicants.update(applicant_ids)
 
 
 def _changed(db: OrmSession, instance: Any) -> bool:
@@ -57,25 +65,37 @@ def _changed(db: OrmSession, instance: Any) -> bool:
 
 
 @event.listens_for(OrmSession, "before_flush")
-def _bump_lists_shown_by_the_flush(db: OrmSession, _context: UOWTransaction, _instances: Any) -> None:
-    sessions: set[int] = set()
-    applicants: set[int] = set()
+def _mark_lists_shown_by_the_flush(db: OrmSession, _context: UOWTransaction, _instances: Any) -> None:
     renamed: set[int] = set()
     for instance in chain(db.new, db.dirty, db.deleted):
         if isinstance(instance, Application) and _changed(db, instance):
-            sessions.add(instance.session_id)
-            applicants.add(instance.applicant_id)
+            _mark(db, session_ids=(instance.session_id,), applicant_ids=(instance.applicant_id,))
         elif isinstance(instance, User) and instance.id is not None and instance in db.dirty:
             state = inspect(instance)
             if any(state.attrs[name].history.has_changes() for name in _SHOWN_USER_FIELDS):
                 renamed.add(instance.id)
     if renamed:
-        applicants |= renamed
-        sessions.update(
+        # Bumped now, before the account's own row is written: every transaction locks the
+        # sessions' rows before the accounts'.
+        sessions = (
             db.connection()
             .execute(select(col(Application.session_id)).where(col(Application.applicant_id).in_(renamed)))
             .scalars()
+            .all()
         )
+        bump_application_lists(db, session_ids=sessions, applicant_ids=renamed)
+
+
+@event.listens_for(OrmSession, "before_commit")
+def _bump_marked_lists(db: OrmSession) -> None:
+    # Last, so that the rows are locked only for the commit: two submissions of one applicant, or
+    # to one session, wait on each other that long and no longer.
+    db.flush()
+    sessions, applicants = db.info.pop(_MARKED, ((), ()))
     if sessions or applicants:
         bump_application_lists(db, session_ids=sessions, applicant_ids=applicants)
 
+
+@event.listens_for(OrmSession, "after_rollback")
+def _forget_marked_lists(db: OrmSession) -> None:
+    db.info.pop(_MARKED, None)
