@@ -23,7 +23,7 @@ _JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _CONTROLS if code >= 0x7F}
 
 def escape_controls(text: str) -> str:
     """The text on one line: control characters written as backslash escapes, accents kept."""
-    return text.translate(_TEXT_ESCAPES)
+    return text if text.isprintable() else text.translate(_TEXT_ESCAPES)
 
 
 class JsonFormatter(logging.Formatter):
