@@ -220,8 +220,8 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
         f"wait for every answer, a second checked request, {timing.duration} s measured by wrk "
         f"(`--latency` percentiles), then {SETTLE_SECONDS:g} s for the requests wrk dropped to finish.",
         "Rotations: detail cycles through every visible slug; submission gives each request a new "
-        "(applicant, open session) pair from minted access tokens; quote issue gives each request a "
-        "different draft. "
+        "(applicant, open session) pair from minted access tokens, consecutive requests changing both "
+        "the applicant and the session; quote issue gives each request a different draft. "
         "The applicant and secretariat log in through POST /auth/token.",
         "Ratios divide by the mean of the reference's first and last runs.",
     ]

@@ -42,8 +42,9 @@ class Timing:
 
 @dataclass
 class Rotation:
-    """Requests that vary: the path, and an optional bearer token, drawn as the product of both
-    lists (every path with the first token, then every path with the second, ...)."""
+    """Requests that vary: the path, and an optional bearer token, drawn from the product of both
+    lists so that consecutive requests change both, as a crowd of applicants applying to several
+    sessions does (one applicant's own submissions queue on the version row of its list)."""
 
     paths: list[str]
     tokens: list[str] = field(default_factory=list)
@@ -60,8 +61,10 @@ class Rotation:
         if self.unique and index >= self.size:
             return EXHAUSTED_PATH, None
         index %= self.size
-        path = self.paths[index % len(self.paths)]
-        token = self.tokens[index // len(self.paths)] if self.tokens else None
+        position = index % len(self.paths)
+        path = self.paths[position]
+        # Shifted by the path's position: each round still pairs every path with every token once.
+        token = self.tokens[(index // len(self.paths) + position) % len(self.tokens)] if self.tokens else None
         return path, token
 
 
@@ -161,9 +164,10 @@ function request()
     return wrk.format("GET", exhausted, headers, nil)
   end
   i = i % size
-  local path = paths[(i % #paths) + 1]
+  local position = i % #paths
+  local path = paths[position + 1]
   if #tokens > 0 then
-    headers["Authorization"] = "Bearer " .. tokens[math.floor(i / #paths) + 1]
+    headers["Authorization"] = "Bearer " .. tokens[((math.floor(i / #paths) + position) % #tokens) + 1]
   end
   return wrk.format(method, path, headers, body)
 end
