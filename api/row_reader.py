@@ -10,11 +10,13 @@ again: a change committed through any process is seen by the next read through e
 Each process reads on one connection of its own, in autocommit, directly from the event loop: one
 indexed row is a few microseconds on SQLite and one loopback round trip on PostgreSQL, less than
 the thread-pool hop it saves. A statement runs within the database timeout, or the connection is
-dropped and the request answered 503.
+dropped and the request answered 503; for a second after a failure that kept the loop waiting,
+requests get 503 at once instead of each trying to connect from the event loop.
 """
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -31,6 +33,9 @@ from models.user import User
 logger = logging.getLogger("ateliers.rows")
 
 UNAVAILABLE = "The database cannot be reached right now; try again shortly."
+# A failed read that held the event loop longer than this makes the next second answer 503 at once;
+# one that failed fast (refused, missing) is retried by the next request.
+_STALL_SECONDS = 0.1
 Model = TypeVar("Model", bound=SQLModel)
 
 
@@ -65,10 +70,12 @@ class _RowShape:
 class RowReader:
     """Reads single rows for one process, on one connection kept for it."""
 
-    def __init__(self, engine: Engine, *, timeout_seconds: float) -> None:
+    def __init__(self, engine: Engine, *, timeout_seconds: float, retry_seconds: float = 1.0) -> None:
         self._engine = engine
         self._timeout_ms = int(timeout_seconds * 1000)
         self._connection: PoolProxiedConnection | None = None
+        self._retry_seconds = retry_seconds
+        self._retry_at = 0.0
         # The event loop is the only caller in production; tests call from several threads in turn.
         self._lock = threading.Lock()
         # The driver's own placeholder: sqlite3 takes `?`, psycopg `%s`.
@@ -101,6 +108,11 @@ class RowReader:
 
     def _row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
+            if self._connection is None and time.monotonic() < self._retry_at:
+                # A database that just kept the event loop waiting: 503 at once, rather than stall
+                # every request on a connection attempt of its own.
+                raise DatabaseUnavailable(UNAVAILABLE)
+            started = time.monotonic()
             try:
                 connection = self._connection or self._connect()
                 cursor = connection.cursor()
@@ -111,6 +123,8 @@ class RowReader:
                     cursor.close()
             except Exception as error:
                 self._drop()
+                if time.monotonic() - started > _STALL_SECONDS:
+                    self._retry_at = time.monotonic() + self._retry_seconds
                 logger.warning("row read failed: %s", error.__class__.__name__)
                 raise DatabaseUnavailable(UNAVAILABLE) from error
             return None if row is None else tuple(row)
