@@ -112,10 +112,11 @@ def _request_line(scope: Scope) -> str:
     return f"{scope['path']}?{scope['query_string'].decode('latin-1')}"
 
 
-def _cache_headers(entry: Rendered, *, private: bool) -> dict[str, str]:
+def cache_headers(etag: str, *, public: bool) -> dict[str, str]:
+    """What lets a client or proxy keep an answer and revalidate it on every use."""
     return {
-        "ETag": entry.etag,
-        "Cache-Control": PRIVATE_CACHE_CONTROL if private else PUBLIC_CACHE_CONTROL,
+        "ETag": etag,
+        "Cache-Control": PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL,
         "Vary": "Authorization",
     }
 
@@ -142,7 +143,7 @@ async def catalogue_answer(
         body = await run_in_threadpool(_render_in_transaction, request.app.state.engine, render)
         entry = Rendered(etag=strong_etag(body), body=body, media_type=media_type)
         cache.put(key, entry)
-    headers = _cache_headers(entry, private=private)
+    headers = cache_headers(entry.etag, public=not private)
     if not_modified(request, entry.etag):
         return Response(status_code=304, headers=headers)
     return Response(content=entry.body, media_type=entry.media_type, headers=headers)
@@ -205,7 +206,8 @@ class CachedCatalogueReads:
         if entry is None:
             await self.app(scope, receive, send)
             return
-        headers = [(k.lower().encode(), v.encode()) for k, v in _cache_headers(entry, private=False).items()]
+        public = cache_headers(entry.etag, public=True)
+        headers = [(name.lower().encode(), value.encode()) for name, value in public.items()]
         if names_etag(if_none_match, entry.etag):
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})

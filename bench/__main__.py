@@ -76,6 +76,24 @@ def mint_tokens(settings: Settings, user_ids: list[int]) -> list[str]:
     ]
 
 
+def list_workloads(seeded: seeding.Seeded, secretariat: str, applicant: str) -> list[Workload]:
+    """The two lists whose cost must not grow with the data: measured in both sections."""
+    return [
+        Workload(
+            "own_applications",
+            "applicant's own applications",
+            f"{API}/applications",
+            headers={"Authorization": f"Bearer {applicant}"},
+        ),
+        Workload(
+            "session_applications",
+            "secretariat: a session's applications",
+            f"{API}/applications?session_id={seeded.target_session_id}&limit=50",
+            headers={"Authorization": f"Bearer {secretariat}"},
+        ),
+    ]
+
+
 def workloads(
     base: str, seeded: seeding.Seeded, secretariat: str, applicant: str, fresh: list[str]
 ) -> list[Workload]:
@@ -103,18 +121,7 @@ def workloads(
         ),
         Workload("ics", "iCalendar feed", f"{API}/sessions.ics"),
         Workload("discounts", "discounts", f"{API}/discounts"),
-        Workload(
-            "own_applications",
-            "applicant's own applications",
-            f"{API}/applications",
-            headers={"Authorization": f"Bearer {applicant}"},
-        ),
-        Workload(
-            "session_applications",
-            "secretariat: a session's applications",
-            f"{API}/applications?session_id={seeded.target_session_id}&limit=50",
-            headers={"Authorization": f"Bearer {secretariat}"},
-        ),
+        *list_workloads(seeded, secretariat, applicant),
         Workload(
             "submission",
             "application submission",
@@ -254,20 +261,7 @@ def scaling(
             with service(env, folder / f"service-scale{size}.log") as server:
                 secretariat = log_in(server.base, seeding.SECRETARIAT_EMAIL, seeding.SECRETARIAT_PASSWORD)
                 applicant = log_in(server.base, seeding.APPLICANT_EMAIL, seeding.APPLICANT_PASSWORD)
-                for workload in (
-                    Workload(
-                        "session_applications",
-                        "secretariat: a session's applications",
-                        f"{API}/applications?session_id={seeded.target_session_id}&limit=50",
-                        headers={"Authorization": f"Bearer {secretariat}"},
-                    ),
-                    Workload(
-                        "own_applications",
-                        "applicant's own applications",
-                        f"{API}/applications",
-                        headers={"Authorization": f"Bearer {applicant}"},
-                    ),
-                ):
+                for workload in list_workloads(seeded, secretariat, applicant):
                     result = _measure_checked(wrk, server.base, workload, folder, timing).result
                     if result.errors:
                         raise BenchBroken(

@@ -8,13 +8,7 @@ from sqlmodel import Session
 from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
 from api.deps import ClockDep, DbSession, DiscountId, EditableDiscount, OptionalActor, Secretariat
-from api.http_cache import (
-    PRIVATE_CACHE_CONTROL,
-    PUBLIC_CACHE_CONTROL,
-    catalogue_answer,
-    not_modified,
-    strong_etag,
-)
+from api.http_cache import cache_headers, catalogue_answer, not_modified, strong_etag
 from api.problem import problem_responses
 from api.services import discounts as discount_service
 from models.discount import DiscountCreate, DiscountPage, DiscountPublic, DiscountQuery, DiscountUpdate
@@ -33,11 +27,7 @@ def _answer(
 ) -> Response:
     """JSON with a strong ETag of its bytes; 304 when the client already holds them."""
     etag = strong_etag(body)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL,
-        "Vary": "Authorization",
-    }
+    headers = cache_headers(etag, public=public)
     if location is not None:
         headers["Location"] = location
     if request.method in ("GET", "HEAD") and not_modified(request, etag):

@@ -18,7 +18,7 @@ from api.deps import (
     SettingsDep,
 )
 from api.errors import ValidationFailed
-from api.http_cache import PRIVATE_CACHE_CONTROL, PUBLIC_CACHE_CONTROL, catalogue_answer, strong_etag
+from api.http_cache import cache_headers, catalogue_answer, strong_etag
 from api.problem import problem_responses
 from api.services import sessions as session_service
 from api.services.calendar_feed import build_calendar
@@ -54,14 +54,6 @@ def _filters(query: TrainingSessionQuery) -> session_service.SessionFilters:
         q=query.q,
         open_only=bool(query.open),
     )
-
-
-def _cache_headers(etag: str, *, public: bool) -> dict[str, str]:
-    return {
-        "ETag": etag,
-        "Cache-Control": PUBLIC_CACHE_CONTROL if public else PRIVATE_CACHE_CONTROL,
-        "Vary": "Authorization",
-    }
 
 
 @public_router.get(
@@ -147,7 +139,7 @@ def _session_answer(
     public = session_service.to_public(session, today=today)
     body = public.model_dump_json().encode()
     etag = strong_etag(body)
-    headers = _cache_headers(etag, public=session.status in PUBLIC_STATUSES)
+    headers = cache_headers(etag, public=session.status in PUBLIC_STATUSES)
     if status_code == status.HTTP_201_CREATED:
         headers["Location"] = f"/api/v1/sessions/{session.id}"
     return Response(content=body, status_code=status_code, media_type=JSON, headers=headers)
