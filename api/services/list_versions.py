@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Select, event, inspect, select, update
+from sqlalchemy import Select, bindparam, event, inspect, select, update
 from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import UOWTransaction
 from sqlmodel import Session, col
@@ -35,18 +35,25 @@ def bump_application_lists(
     sessions, applicants = sorted(set(session_ids)), sorted(set(applicant_ids))
     connection = db.connection()
     # Always in id order, sessions first: two transactions never wait on each other's rows in turn.
-    if sessions:
-        connection.execute(
-            update(_SESSIONS)
-            .where(_SESSIONS.c.id.in_(sessions))
-            .values(applications_version=_SESSIONS.c.applications_version + 1)
-        )
-    if applicants:
-        connection.execute(
-            update(_USERS)
-            .where(_USERS.c.id.in_(applicants))
-            .values(applications_version=_USERS.c.applications_version + 1)
-        )
+    for bumps, ids in ((_BUMP_SESSIONS, sessions), (_BUMP_USERS, applicants)):
+        if len(ids) == 1:
+            connection.execute(bumps.one, {"row_id": ids[0]})
+        elif ids:
+            connection.execute(bumps.many, {"row_ids": ids})
+
+
+class _Bumps:
+    """The two statements that bump a table's versions, built once: building them on every write
+    cost a quarter of a submission's time."""
+
+    def __init__(self, table: Any) -> None:
+        bump = update(table).values(applications_version=table.c.applications_version + 1)
+        self.one = bump.where(table.c.id == bindparam("row_id"))
+        self.many = bump.where(table.c.id.in_(bindparam("row_ids", expanding=True)))
+
+
+_BUMP_SESSIONS = _Bumps(_SESSIONS)
+_BUMP_USERS = _Bumps(_USERS)
 
 
 def bump_applicant_lists(db: Session, applicants: Select[Any]) -> None:

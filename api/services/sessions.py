@@ -1,12 +1,13 @@
 """Training sessions: the catalogue, its states, and who teaches."""
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
 from slugify import slugify
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, select
 
@@ -142,23 +143,35 @@ def find_session(
 ) -> TrainingSession:
     """A session by id or slug, as the caller may see it; otherwise NotFound. `with_trainers` loads
     its trainers at once (one more query), as its representation shows them."""
-    query = select(TrainingSession)
-    if with_trainers:
-        query = query.options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
+    ref: int | str = id_or_slug
     if id_or_slug.isdigit():
-        number = int(id_or_slug)
-        if number > MAX_INT:
+        ref = int(id_or_slug)
+        if ref > MAX_INT:
             raise NotFound("No training session with this id or slug.")
-        query = query.where(TrainingSession.id == number)
-    else:
-        query = query.where(TrainingSession.slug == id_or_slug)
-    query = _visible(query, include_private=include_private)
-    if for_update:
-        query = query.with_for_update(of=TrainingSession)
-    session = db.exec(query).first()
+    query = _session_by_ref(
+        by_id=isinstance(ref, int),
+        include_private=include_private,
+        for_update=for_update,
+        with_trainers=with_trainers,
+    )
+    session = db.exec(query, params={"ref": ref}).first()
     if session is None:
         raise NotFound("No training session with this id or slug.")
     return session
+
+
+@functools.cache
+def _session_by_ref(*, by_id: bool, include_private: bool, for_update: bool, with_trainers: bool) -> Any:
+    """The query of `find_session`, built once per shape: building it took a third of the time of
+    a submission's reads."""
+    query = select(TrainingSession)
+    if with_trainers:
+        query = query.options(selectinload(TrainingSession.trainers))  # type: ignore[arg-type]
+    key = col(TrainingSession.id) if by_id else col(TrainingSession.slug)
+    query = _visible(query.where(key == bindparam("ref")), include_private=include_private)
+    if for_update:
+        query = query.with_for_update(of=TrainingSession)
+    return query
 
 
 def to_public(session: TrainingSession, *, today: date) -> TrainingSessionPublic:
