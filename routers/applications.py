@@ -62,9 +62,7 @@ def submit_application(
 ) -> Response:
     application = application_service.submit_application(db, actor, session_ref, data, now=clock.now())
     return json_answer(
-        application_service.to_public(application),
-        status_code=status.HTTP_201_CREATED,
-        location=f"/api/v1/applications/{application.id}",
+        application, status_code=status.HTTP_201_CREATED, location=f"/api/v1/applications/{application.id}"
     )
 
 

@@ -10,6 +10,7 @@ from api.clock import paris_today
 from api.services.applications import (
     decide_application,
     decide_discount,
+    find_application,
     submit_application,
     withdraw_application,
 )
@@ -477,7 +478,7 @@ def _live_season(db: Session, session: TrainingSession, *, secretariat: User, no
         else:
             data = ApplicationCreate(**fields)  # type: ignore[arg-type]
             actor = Actor(user=applicant, role=Role.applicant)
-        application = submit_application(db, actor, str(session.id), data, now=now)
+        application = find_application(db, submit_application(db, actor, str(session.id), data, now=now).id)
         if entry.discount_approved is not None:
             note = "Justificatif reçu." if entry.discount_approved else "Aucun justificatif fourni."
             decide_discount(db, staff, application, approved=entry.discount_approved, note=note, now=now)

@@ -5,7 +5,8 @@ inserts or changes an application marks both, and they are bumped just before th
 commits, in it; a change of the name or email an application shows bumps them at once. A cached
 list is keyed on the version it was read at, and every read asks the database for the version
 again: whichever process made a change, the next read anywhere renders afresh
-(docs/caching.md). Bulk statements that bypass the ORM mark explicitly (`bump_applicant_lists`).
+(docs/caching.md). Statements that bypass the ORM mark explicitly (`mark_application_lists`,
+`bump_applicant_lists`).
 """
 
 from collections.abc import Iterable
@@ -58,10 +59,13 @@ _BUMP_USERS = _Bumps(_USERS)
 
 def bump_applicant_lists(db: Session, applicants: Select[Any]) -> None:
     """Before a bulk change of applications, mark the lists of the applicants it selects."""
-    _mark(db, session_ids=(), applicant_ids=db.execute(applicants).scalars().all())
+    mark_application_lists(db, session_ids=(), applicant_ids=db.execute(applicants).scalars().all())
 
 
-def _mark(db: OrmSession, *, session_ids: Iterable[int], applicant_ids: Iterable[int]) -> None:
+def mark_application_lists(
+    db: OrmSession, *, session_ids: Iterable[int], applicant_ids: Iterable[int]
+) -> None:
+    """Mark these lists as changed by a statement that bypasses the ORM; bumped before COMMIT."""
     sessions, applicants = db.info.setdefault(_MARKED, (set(), set()))
     sessions.update(session_ids)
     applicants.update(applicant_ids)
@@ -76,7 +80,9 @@ def _mark_lists_shown_by_the_flush(db: OrmSession, _context: UOWTransaction, _in
     renamed: set[int] = set()
     for instance in chain(db.new, db.dirty, db.deleted):
         if isinstance(instance, Application) and _changed(db, instance):
-            _mark(db, session_ids=(instance.session_id,), applicant_ids=(instance.applicant_id,))
+            mark_application_lists(
+                db, session_ids=(instance.session_id,), applicant_ids=(instance.applicant_id,)
+            )
         elif isinstance(instance, User) and instance.id is not None and instance in db.dirty:
             state = inspect(instance)
             if any(state.attrs[name].history.has_changes() for name in _SHOWN_USER_FIELDS):
