@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import bindparam, func, insert, update
+from sqlalchemy import func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, or_, select
@@ -29,7 +29,7 @@ from api.errors import (
 from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
 from api.services.list_versions import bump_applicant_lists, mark_application_lists
-from api.services.sessions import find_session
+from api.services.sessions import SessionAdmission, find_session, find_session_admission
 from models.application import (
     ActorRef,
     ApplicantRef,
@@ -221,7 +221,7 @@ def submit_application(
     """A new `submitted` application: online by an applicant, or a paper file recorded by the
     secretariat for an applicant's account; answered as its owner reads it."""
     # Drafts are the secretariat's; a cancelled or completed session is known but not open.
-    session = find_session(db, session_ref, include_private=True, with_trainers=False)
+    session = find_session_admission(db, session_ref)
     if session.status == SessionStatus.draft and not actor.is_secretariat:
         raise NotFound("No training session with this id or slug.")
     today = paris_today(now)
@@ -244,9 +244,7 @@ def submit_application(
             raise SessionNotOpen(f"This session is {session.status}; it takes no applications.")
         if today > session.application_deadline:
             raise DeadlinePassed(f"Applications closed on {session.application_deadline.isoformat()}.")
-    assert applicant.id is not None and session.id is not None
-    if _live_application_exists(db, session_id=session.id, applicant_id=applicant.id):
-        raise AlreadyApplied("This applicant already has an application to this session.")
+    assert applicant.id is not None
     discount = (
         _claimable_discount(db, data.discount_code, session_id=session.id, today=today)
         if data.discount_code is not None
@@ -279,8 +277,8 @@ def submit_application(
     }
     # Two INSERTs of their own rather than the unit of work, which cost a third of a submission.
     try:
-        # A concurrent duplicate loses on the partial unique index here, not with a 500; the refusal
-        # rolls the whole request back, so no savepoint is needed.
+        # The partial unique index is the check: a second live application, concurrent or not, fails
+        # here; the refusal rolls the whole request back, so no savepoint is needed.
         inserted = db.connection().execute(_INSERT_APPLICATION, row)
     except IntegrityError as error:
         raise AlreadyApplied("This applicant already has an application to this session.") from error
@@ -343,7 +341,7 @@ def _paper_applicant(db: Session, applicant_id: int) -> User:
     return user
 
 
-def _check_paper_on_time(session: TrainingSession, postmarked_on: date, *, today: date) -> None:
+def _check_paper_on_time(session: SessionAdmission, postmarked_on: date, *, today: date) -> None:
     if postmarked_on > today:
         raise ValidationFailed(
             f"A postmark cannot be later than today ({today.isoformat()}).", loc=["body", "postmarked_on"]
@@ -355,19 +353,6 @@ def _check_paper_on_time(session: TrainingSession, postmarked_on: date, *, today
             f"Postmarked {postmarked_on.isoformat()}, after the deadline "
             f"{session.application_deadline.isoformat()}."
         )
-
-
-def _live_application_exists(db: Session, *, session_id: int, applicant_id: int) -> bool:
-    found = db.execute(_LIVE_APPLICATION, {"session_id": session_id, "applicant_id": applicant_id})
-    return found.first() is not None
-
-
-# Built once: building it on every submission cost as much as running it.
-_LIVE_APPLICATION = select(Application.id).where(
-    Application.session_id == bindparam("session_id"),
-    Application.applicant_id == bindparam("applicant_id"),
-    Application.status != ApplicationStatus.withdrawn,
-)
 
 
 def _claimable_discount(db: Session, code: str, *, session_id: int, today: date) -> Discount:

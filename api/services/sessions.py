@@ -143,11 +143,7 @@ def find_session(
 ) -> TrainingSession:
     """A session by id or slug, as the caller may see it; otherwise NotFound. `with_trainers` loads
     its trainers at once (one more query), as its representation shows them."""
-    ref: int | str = id_or_slug
-    if id_or_slug.isdigit():
-        ref = int(id_or_slug)
-        if ref > MAX_INT:
-            raise NotFound("No training session with this id or slug.")
+    ref = _session_ref(id_or_slug)
     query = _session_by_ref(
         by_id=isinstance(ref, int),
         include_private=include_private,
@@ -158,6 +154,36 @@ def find_session(
     if session is None:
         raise NotFound("No training session with this id or slug.")
     return session
+
+
+@dataclass(frozen=True)
+class SessionAdmission:
+    """What deciding whether a session takes an application needs, and no more."""
+
+    id: int
+    status: SessionStatus
+    application_deadline: date
+
+
+def find_session_admission(db: Session, id_or_slug: str) -> SessionAdmission:
+    """The admission state of any session, drafts included; otherwise NotFound. Three columns, not
+    the whole row: a submission reads nothing else of the session."""
+    ref = _session_ref(id_or_slug)
+    query = _ADMISSION_BY_ID if isinstance(ref, int) else _ADMISSION_BY_SLUG
+    row = db.execute(query, {"ref": ref}).first()
+    if row is None:
+        raise NotFound("No training session with this id or slug.")
+    return SessionAdmission(
+        id=row.id, status=SessionStatus(row.status), application_deadline=row.application_deadline
+    )
+
+
+def _session_ref(id_or_slug: str) -> int | str:
+    if not id_or_slug.isdigit():
+        return id_or_slug
+    if int(id_or_slug) > MAX_INT:
+        raise NotFound("No training session with this id or slug.")
+    return int(id_or_slug)
 
 
 @functools.cache
@@ -172,6 +198,13 @@ def _session_by_ref(*, by_id: bool, include_private: bool, for_update: bool, wit
     if for_update:
         query = query.with_for_update(of=TrainingSession)
     return query
+
+
+_ADMISSION = select(
+    col(TrainingSession.id), col(TrainingSession.status), col(TrainingSession.application_deadline)
+)
+_ADMISSION_BY_ID = _ADMISSION.where(col(TrainingSession.id) == bindparam("ref"))
+_ADMISSION_BY_SLUG = _ADMISSION.where(col(TrainingSession.slug) == bindparam("ref"))
 
 
 def to_public(session: TrainingSession, *, today: date) -> TrainingSessionPublic:
