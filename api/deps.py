@@ -52,20 +52,20 @@ oauth2_scheme = OAuth2PasswordBearer(
 
 
 async def get_optional_actor(
-    request: Request,
-    settings: SettingsDep,
-    clock: ClockDep,
-    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    request: Request, bearer: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Actor | None:
     """The caller when a credential is sent; a bad credential is refused even on public routes.
 
     The token is checked and its account read on the event loop (api/row_reader.py): one indexed
-    row, no thread hop, and no transaction left for the request's own work to wait on."""
+    row, no thread hop, and no transaction left for the request's own work to wait on. Settings and
+    clock are taken from the app's state, not as dependencies: each dependency costs every
+    authenticated request its resolution."""
     if bearer is None:
         return None  # anonymous: no database work at all
     if len(bearer) > 4096:
         raise Unauthorized("The credential is malformed.")
-    return authenticate(request.app.state.rows, bearer, settings=settings, now=clock.now())
+    state = request.app.state
+    return authenticate(state.rows, bearer, settings=state.settings, now=state.clock.now())
 
 
 OptionalActor = Annotated[Actor | None, Depends(get_optional_actor)]
