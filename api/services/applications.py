@@ -266,9 +266,7 @@ def submit_application(
         "billing_organisation": data.billing.organisation,
         "billing_address": data.billing.address,
         "billing_email": data.billing.email,
-        "discount_id": discount.id if discount else None,
-        "discount_code": discount.code if discount else None,
-        "discount_status": DiscountStatus.claimed if discount else DiscountStatus.none,
+        **_discount_fields(discount),
         "waitlist_position": None,
         "decided_at": None,
         "decision_note": "",
@@ -320,7 +318,9 @@ def _event_row(
     to_status: str,
     kind: str = "status",
     from_status: str | None = None,
+    note: str = "",
 ) -> dict[str, Any]:
+    """One row of an application's history: a change of its status, or of its discount."""
     return {
         "application_id": application_id,
         "at": now,
@@ -328,7 +328,7 @@ def _event_row(
         "kind": kind,
         "from_status": from_status,
         "to_status": to_status,
-        "note": "",
+        "note": note,
     }
 
 
@@ -372,9 +372,17 @@ def _claimable_discount(db: Session, code: str, *, session_id: int, today: date)
 
 
 def _set_discount(application: Application, discount: Discount | None) -> None:
-    application.discount_id = discount.id if discount else None
-    application.discount_code = discount.code if discount else None
-    application.discount_status = DiscountStatus.claimed if discount else DiscountStatus.none
+    for name, value in _discount_fields(discount).items():
+        setattr(application, name, value)
+
+
+def _discount_fields(discount: Discount | None) -> dict[str, Any]:
+    """What an application records of the discount it claims, or of claiming none."""
+    return {
+        "discount_id": discount.id if discount else None,
+        "discount_code": discount.code if discount else None,
+        "discount_status": DiscountStatus.claimed if discount else DiscountStatus.none,
+    }
 
 
 # Changing
@@ -572,14 +580,7 @@ def _record(
     note: str = "",
 ) -> None:
     assert application.id is not None
-    db.add(
-        ApplicationEvent(
-            application_id=application.id,
-            at=now,
-            actor_id=actor.id,
-            kind=kind,
-            from_status=from_status,
-            to_status=to_status,
-            note=note,
-        )
+    row = _event_row(
+        application.id, actor, now, to_status=to_status, kind=kind, from_status=from_status, note=note
     )
+    db.add(ApplicationEvent(**row))
