@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
-from tests.factories import apply, create_session, decide, published_session
+from tests.factories import apply, create_session, decide, paper_payload, published_session
 
 
 def _positions(client: TestClient, **params: Any) -> dict[int, int | None]:
@@ -78,6 +78,31 @@ def test_a_discount_change_shows_in_the_next_read(anonymous: TestClient, secreta
     after = anonymous.get("/discounts", headers={"If-None-Match": before.headers["etag"]})
     assert after.status_code == 200
     assert after.json()["items"] == []
+
+
+def test_a_new_application_shows_at_once_in_the_lists_already_rendered(
+    make_user: Any, secretariat: TestClient, clock: Any
+):
+    # A new application bumps its lists in the database (a trigger), not in the service.
+    session = published_session(secretariat)
+    online, on_paper = make_user("applicant"), make_user("applicant")
+    assert _positions(secretariat, session_id=session["id"]) == {}
+    assert _positions(online) == {}
+    assert _positions(on_paper) == {}
+
+    first = apply(online, session["id"])["id"]
+    assert _positions(secretariat, session_id=session["id"]) == {first: None}
+    assert _positions(online) == {first: None}
+
+    recorded = secretariat.post(
+        f"/sessions/{session['id']}/applications",
+        json=paper_payload(on_paper.user["id"], clock.now().date().isoformat()),
+    )
+    assert recorded.status_code == 201, recorded.text
+    second = recorded.json()["id"]
+    assert _positions(secretariat, session_id=session["id"]) == {first: None, second: None}
+    assert _positions(on_paper) == {second: None}
+    assert _positions(online) == {first: None}
 
 
 def test_moving_up_the_waiting_list_shows_in_every_list_it_changes(

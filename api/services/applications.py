@@ -28,7 +28,7 @@ from api.errors import (
 )
 from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
-from api.services.list_versions import bump_applicant_lists, mark_application_lists
+from api.services.list_versions import bump_applicant_lists
 from api.services.sessions import SessionAdmission, find_session, find_session_admission
 from models.application import (
     ActorRef,
@@ -296,7 +296,6 @@ def submit_application(
             )
         )
     db.connection().execute(_INSERT_EVENT, events)
-    mark_application_lists(db, session_ids=(session.id,), applicant_ids=(applicant.id,))
     return ApplicationPublic(
         id=application_id,
         applicant=ApplicantRef(id=applicant.id, full_name=applicant.full_name, email=applicant.email),

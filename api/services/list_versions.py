@@ -1,8 +1,9 @@
 """Versions of the application lists, so that a rendered list is served only while it is current.
 
-A session's row and an applicant's row each carry an `applications_version`. Every flush that
-inserts or changes an application marks both, and they are bumped just before the transaction
-commits, in it; a change of the name or email an application shows bumps them at once. A cached
+A session's row and an applicant's row each carry an `applications_version`. A new application
+bumps both in its INSERT, by a trigger (migration 0009). Every flush that changes or deletes an
+application marks both, and they are bumped just before the transaction commits, in it; a change
+of the name or email an application shows bumps them at once. A cached
 list is keyed on the version it was read at, and every read asks the database for the version
 again: whichever process made a change, the next read anywhere renders afresh
 (docs/caching.md). Statements that bypass the ORM mark explicitly (`mark_application_lists`,
@@ -72,7 +73,10 @@ def mark_application_lists(
 
 
 def _changed(db: OrmSession, instance: Any) -> bool:
-    return instance in db.new or instance in db.deleted or db.is_modified(instance, include_collections=False)
+    # A new one is left to the database's trigger.
+    return instance in db.deleted or (
+        instance not in db.new and db.is_modified(instance, include_collections=False)
+    )
 
 
 @event.listens_for(OrmSession, "before_flush")
