@@ -170,7 +170,8 @@ def find_session_admission(db: Session, id_or_slug: str) -> SessionAdmission:
     the whole row: a submission reads nothing else of the session."""
     ref = _session_ref(id_or_slug)
     query = _ADMISSION_BY_ID if isinstance(ref, int) else _ADMISSION_BY_SLUG
-    row = db.execute(query, {"ref": ref}).first()
+    # On the connection, as Core: the ORM's execution of a column query was a third of its cost.
+    row = db.connection().execute(query, {"ref": ref}).first()
     if row is None:
         raise NotFound("No training session with this id or slug.")
     return SessionAdmission(
