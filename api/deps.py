@@ -16,7 +16,7 @@ from api.services.auth import Actor, authenticate
 from api.services.certificates import find_certificate
 from api.services.deliverables import find_deliverable, find_evaluation
 from api.services.discounts import find_discount
-from api.services.quotes import find_quote
+from api.services.quotes import find_quote, find_secretariat_quote
 from api.services.sessions import find_session, find_taught_session, to_public
 from models.application import Application
 from models.base import MAX_INT
@@ -250,10 +250,7 @@ OwnedQuote = Annotated[Quote, Depends(load_owned_quote)]
 
 def load_secretariat_quote(quote_id: QuoteId, actor: CurrentUser, db: DbSession) -> Quote:
     """A quote only the secretariat may act on, locked; 404 before 403."""
-    quote = find_quote(db, quote_id, actor=actor, for_update=True)
-    if not actor.is_secretariat:
-        raise Forbidden("Only the secretariat may do this to a quote.")
-    return quote
+    return find_secretariat_quote(db, quote_id, actor=actor)
 
 
 SecretariatQuote = Annotated[Quote, Depends(load_secretariat_quote)]

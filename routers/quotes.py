@@ -2,16 +2,18 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
+from api.db import HandlerTransaction
 from api.deps import (
     ClockDep,
     CurrentUser,
     DbSession,
     OwnedApplication,
     OwnedQuote,
+    QuoteId,
     SecretariatQuote,
     SettingsDep,
     VisibleQuote,
@@ -113,12 +115,16 @@ def update_quote(data: QuoteUpdate, quote: OwnedQuote, db: DbSession, clock: Clo
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def issue_quote(
-    quote: SecretariatQuote,
-    db: DbSession,
-    clock: ClockDep,
+    request: Request,
+    quote_id: QuoteId,
+    actor: CurrentUser,
+    db: HandlerTransaction,
     data: Annotated[QuoteIssue | None, Body()] = None,
 ) -> Response:
-    now = clock.now()
+    # The quote is locked in the thread that numbers and commits it: loaded by a dependency, it
+    # stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
+    now = request.app.state.clock.now()
+    quote = quote_service.find_secretariat_quote(db, quote_id, actor=actor)
     issued = quote_service.issue_quote(db, quote, data, now=now)
     return json_answer(quote_service.to_public(issued, today=paris_today(now)))
 

@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -91,6 +91,14 @@ def find_quote(db: Session, quote_id: int, *, actor: Actor, for_update: bool = F
     quote = db.exec(query).first()
     if quote is None or (not actor.is_secretariat and quote.applicant_id != actor.id):
         raise NotFound("No quote with this id.")
+    return quote
+
+
+def find_secretariat_quote(db: Session, quote_id: int, *, actor: Actor) -> Quote:
+    """A quote only the secretariat may act on, locked; 404 before 403."""
+    quote = find_quote(db, quote_id, actor=actor, for_update=True)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may do this to a quote.")
     return quote
 
 
@@ -212,24 +220,31 @@ def _reprice(db: Session, quote: Quote) -> None:
 
 def next_quote_number(db: Session, *, year: int) -> str:
     """The next number of `year`, DEV-YYYY-NNNN: the year's counter row is locked until the end of the
-    transaction, so numbers are never given twice and a rolled-back issue gives its number back."""
-    insert = postgresql.insert if db.get_bind().dialect.name == "postgresql" else sqlite.insert
-    # The first issue of a year makes the row; concurrent first issues wait for it instead of failing.
-    db.execute(
-        insert(QuoteNumberCounter)
-        .values(year=year, last_number=0)
-        .on_conflict_do_nothing(index_elements=["year"])
-    )
-    counter = db.exec(
-        select(QuoteNumberCounter)
-        .where(QuoteNumberCounter.year == year)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the locked row's value, not one held from before
-    ).one()
-    counter.last_number += 1
-    db.add(counter)
-    db.flush()
-    return f"DEV-{year}-{counter.last_number:04d}"
+    transaction, so numbers are never given twice and a rolled-back issue gives its number back.
+
+    Taken last, in one statement on the connection (no flush): the row stays locked only for what
+    follows it, the quote's UPDATE and the COMMIT, since every issue of the year waits on it."""
+    connection = db.connection()
+    number = connection.execute(_TAKE_NUMBER, {"of_year": year}).scalar()
+    if number is None:
+        # The first issue of a year makes the row; concurrent first issues wait for it, not fail.
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        connection.execute(
+            insert(QuoteNumberCounter)
+            .values(year=year, last_number=0)
+            .on_conflict_do_nothing(index_elements=["year"])
+        )
+        number = connection.execute(_TAKE_NUMBER, {"of_year": year}).scalar_one()
+    return f"DEV-{year}-{number:04d}"
+
+
+_COUNTER = QuoteNumberCounter.__table__  # type: ignore[attr-defined]
+_TAKE_NUMBER = (
+    update(_COUNTER)
+    .where(_COUNTER.c.year == bindparam("of_year"))
+    .values(last_number=_COUNTER.c.last_number + 1)
+    .returning(_COUNTER.c.last_number)
+)
 
 
 def issue_quote(db: Session, quote: Quote, data: QuoteIssue | None, *, now: datetime) -> Quote:
