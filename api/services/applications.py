@@ -5,11 +5,12 @@ Every write that may change seats or the waiting list locks the session row firs
 application: one order everywhere, so concurrent decisions never deadlock and never overfill.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import func, insert, update
+from sqlalchemy import bindparam, func, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 from sqlmodel import Session, col, or_, select
@@ -273,29 +274,19 @@ def submit_application(
         "created_at": now,
         "updated_at": now,
     }
-    # Two INSERTs of their own rather than the unit of work, which cost a third of a submission.
+    # INSERTs of their own rather than the unit of work, which cost a third of a submission.
+    submitted = _event_fields(actor, now, to_status=ApplicationStatus.submitted)
     try:
         # The partial unique index is the check: a second live application, concurrent or not, fails
         # here; the refusal rolls the whole request back, so no savepoint is needed.
-        inserted = db.connection().execute(_INSERT_APPLICATION, row)
+        application_id = _insert_application(db, row, submitted)
     except IntegrityError as error:
         raise AlreadyApplied("This applicant already has an application to this session.") from error
-    key = inserted.inserted_primary_key
-    assert key is not None
-    application_id: int = key[0]
-    events = [_event_row(application_id, actor, now, to_status=ApplicationStatus.submitted)]
     if discount is not None:
-        events.append(
-            _event_row(
-                application_id,
-                actor,
-                now,
-                kind="discount",
-                from_status=DiscountStatus.none,
-                to_status=DiscountStatus.claimed,
-            )
+        claimed = _event_fields(
+            actor, now, kind="discount", from_status=DiscountStatus.none, to_status=DiscountStatus.claimed
         )
-    db.connection().execute(_INSERT_EVENT, events)
+        db.connection().execute(_INSERT_EVENT, {"application_id": application_id, **claimed})
     return ApplicationPublic(
         id=application_id,
         applicant=ApplicantRef(id=applicant.id, full_name=applicant.full_name, email=applicant.email),
@@ -304,8 +295,45 @@ def submit_application(
     )
 
 
-_INSERT_APPLICATION = insert(Application.__table__)  # type: ignore[attr-defined]
-_INSERT_EVENT = insert(ApplicationEvent.__table__)  # type: ignore[attr-defined]
+_APPLICATIONS = Application.__table__  # type: ignore[attr-defined]
+_EVENTS = ApplicationEvent.__table__  # type: ignore[attr-defined]
+_INSERT_APPLICATION = insert(_APPLICATIONS)
+_INSERT_EVENT = insert(_EVENTS)
+
+
+def _insert_application(db: Session, row: dict[str, Any], first_event: dict[str, Any]) -> int:
+    """Insert an application and the first row of its history; its id."""
+    connection = db.connection()
+    if connection.dialect.name == "postgresql":
+        # One statement, one round trip fewer: each cost a submission about a tenth of its time.
+        statement = _insert_with_first_event(tuple(row), tuple(first_event))
+        values = {f"a_{name}": value for name, value in row.items()}
+        values.update({f"e_{name}": value for name, value in first_event.items()})
+        application_id: int = connection.execute(statement, values).scalar_one()
+        return application_id
+    key = connection.execute(_INSERT_APPLICATION, row).inserted_primary_key
+    assert key is not None
+    connection.execute(_INSERT_EVENT, {"application_id": key[0], **first_event})
+    return int(key[0])
+
+
+@functools.cache
+def _insert_with_first_event(application_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Any:
+    """PostgreSQL's INSERT of an application with, in a CTE, the first event of its history; built
+    once per shape, with bound parameters."""
+    values = {name: bindparam(f"a_{name}", type_=_APPLICATIONS.c[name].type) for name in application_columns}
+    inserted = (
+        insert(_APPLICATIONS)
+        .values(values)
+        .returning(_APPLICATIONS.c.id)
+        .cte("inserted")
+    )
+    fields = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in event_columns]
+    return (
+        insert(_EVENTS)
+        .from_select(["application_id", *event_columns], select(inserted.c.id, *fields))
+        .returning(_EVENTS.c.application_id)
+    )
 _ANSWERED_COLUMNS = frozenset(ApplicationPublic.model_fields) - {"id", "applicant", "billing"}
 
 
@@ -320,8 +348,21 @@ def _event_row(
     note: str = "",
 ) -> dict[str, Any]:
     """One row of an application's history: a change of its status, or of its discount."""
+    fields = _event_fields(actor, now, to_status=to_status, kind=kind, from_status=from_status, note=note)
+    return {"application_id": application_id, **fields}
+
+
+def _event_fields(
+    actor: Actor,
+    now: datetime,
+    *,
+    to_status: str,
+    kind: str = "status",
+    from_status: str | None = None,
+    note: str = "",
+) -> dict[str, Any]:
+    """What a row of an application's history says, whichever application it is of."""
     return {
-        "application_id": application_id,
         "at": now,
         "actor_id": actor.id,
         "kind": kind,
