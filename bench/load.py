@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,6 +82,8 @@ class Workload:
     rotation: Rotation | None = None
     # What a correct answer is: 2xx unless told otherwise (304 for a revalidation).
     expect: int = 200
+    # Paths added to the rotation just before the run: rows that only this run spends.
+    top_up: Callable[[], list[str]] | None = None
 
 
 @dataclass

@@ -33,6 +33,7 @@ APPLICANT_PASSWORD = "bench-applicant-password"
 CITIES_ELSEWHERE = ("Lyon", "Grenoble", "Marseille", "Bordeaux", "Lille", "Nantes")
 CAPACITY = 25
 PRICE_CENTS = 200_000
+LIVE_STATUSES = ("submitted", "accepted", "waitlisted")
 
 
 @dataclass(frozen=True)
@@ -234,10 +235,13 @@ def seed(url: str, plan: SeedPlan, *, now: datetime | None = None) -> Seeded:
 
 
 def _settle(engine: Engine) -> None:
-    """Leave PostgreSQL as a database in service is: statistics gathered, the bulk load's pages
-    vacuumed and written out. Otherwise autovacuum and the checkpoint of the seeding ran during
-    the first workloads, on the same two cores."""
+    """Leave the database as one in service is: on PostgreSQL, statistics gathered and the bulk
+    load's pages vacuumed and written out (otherwise autovacuum and the checkpoint of the seeding
+    ran during the first workloads, on the same two cores); on SQLite, the write-ahead log folded in."""
     if engine.dialect.name != "postgresql":
+        with engine.connect() as connection:
+            # The server's connections keep the write-ahead log open; fold it into the database.
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.exec_driver_sql("VACUUM ANALYZE")
@@ -430,64 +434,111 @@ def _quotes(
     live = [
         (application_id, row)
         for application_id, row in zip(application_ids, application_rows, strict=True)
-        if row["status"] in ("submitted", "accepted", "waitlisted")
+        if row["status"] in LIVE_STATUSES
     ]
     chosen = rng.sample(live, min(plan.quotes, len(live)))
     rows: list[dict[str, Any]] = []
     issued = 0
     for n, (application_id, application) in enumerate(chosen):
-        lines = [
-            {
-                "label": "Les ateliers des cultures numériques — 6 jours, 45 heures",
-                "quantity": 1,
-                "unit_price_cents": PRICE_CENTS,
-                "amount_cents": PRICE_CENTS,
-            }
-        ]
-        off = 0
-        if application["discount_status"] == "approved":
-            off = percent_off(PRICE_CENTS, Decimal(10))
-            lines.append(
-                {"label": "Réduction : 10 %", "quantity": 1, "unit_price_cents": -off, "amount_cents": -off}
-            )
-        draft = n < plan.draft_quotes
         created = now - timedelta(days=rng.randint(1, 60))
-        if not draft:
+        row = _draft_quote(application_id, application, created=created)
+        if n >= plan.draft_quotes:
             issued += 1
-        rows.append(
-            {
-                "number": None if draft else f"DEV-{today.year}-{issued:04d}",
-                "application_id": application_id,
-                "session_id": application["session_id"],
-                "applicant_id": application["applicant_id"],
-                "status": "draft"
-                if draft
-                else ("issued", "issued", "accepted", "declined", "cancelled")[n % 5],
-                "billed_name": application["billing_name"],
-                "billed_organisation": application["billing_organisation"],
-                "billed_address": application["billing_address"],
-                "billed_email": application["billing_email"],
-                "lines": lines,
-                "subtotal_cents": PRICE_CENTS,
-                "discount_cents": off,
-                "total_cents": PRICE_CENTS - off,
-                "currency": "EUR",
-                "discount_id": application["discount_id"] if off else None,
-                "vat_rate": VAT_RATE,
-                "vat_note": VAT_NOTE,
-                "notes": ["Le prix ne comprend pas : transport, repas, hébergement."],
-                "issued_at": None if draft else created,
-                "valid_until": None if draft else today + timedelta(days=30 - n % 40),
-                "accepted_at": created + timedelta(days=1) if not draft and n % 5 == 2 else None,
-                "declined_at": created + timedelta(days=1) if not draft and n % 5 == 3 else None,
-                "cancelled_at": created + timedelta(days=1) if not draft and n % 5 == 4 else None,
-                "created_at": created,
-                "updated_at": created,
+            row |= {
+                "number": f"DEV-{today.year}-{issued:04d}",
+                "status": ("issued", "issued", "accepted", "declined", "cancelled")[n % 5],
+                "issued_at": created,
+                "valid_until": today + timedelta(days=30 - n % 40),
+                "accepted_at": created + timedelta(days=1) if n % 5 == 2 else None,
+                "declined_at": created + timedelta(days=1) if n % 5 == 3 else None,
+                "cancelled_at": created + timedelta(days=1) if n % 5 == 4 else None,
             }
-        )
+        rows.append(row)
     ids = _insert(engine, "quote", rows)
     with engine.begin() as connection:
         connection.execute(
             insert(_table("quote_number_counter")), [{"year": today.year, "last_number": issued}]
         )
     return ids[: plan.draft_quotes]
+
+
+def _draft_quote(application_id: int, application: dict[str, Any], *, created: datetime) -> dict[str, Any]:
+    """A draft quote for `application`, at the brochure's price less its approved discount."""
+    lines = [
+        {
+            "label": "Les ateliers des cultures numériques — 6 jours, 45 heures",
+            "quantity": 1,
+            "unit_price_cents": PRICE_CENTS,
+            "amount_cents": PRICE_CENTS,
+        }
+    ]
+    off = 0
+    if application["discount_status"] == "approved":
+        off = percent_off(PRICE_CENTS, Decimal(10))
+        lines.append(
+            {"label": "Réduction : 10 %", "quantity": 1, "unit_price_cents": -off, "amount_cents": -off}
+        )
+    return {
+        "number": None,
+        "application_id": application_id,
+        "session_id": application["session_id"],
+        "applicant_id": application["applicant_id"],
+        "status": "draft",
+        "billed_name": application["billing_name"],
+        "billed_organisation": application["billing_organisation"],
+        "billed_address": application["billing_address"],
+        "billed_email": application["billing_email"],
+        "lines": lines,
+        "subtotal_cents": PRICE_CENTS,
+        "discount_cents": off,
+        "total_cents": PRICE_CENTS - off,
+        "currency": "EUR",
+        "discount_id": application["discount_id"] if off else None,
+        "vat_rate": VAT_RATE,
+        "vat_note": VAT_NOTE,
+        "notes": ["Le prix ne comprend pas : transport, repas, hébergement."],
+        "issued_at": None,
+        "valid_until": None,
+        "accepted_at": None,
+        "declined_at": None,
+        "cancelled_at": None,
+        "created_at": created,
+        "updated_at": created,
+    }
+
+
+def add_draft_quotes(url: str, count: int, *, now: datetime | None = None) -> list[int]:
+    """`count` more drafts on the database's live applications, for a run that issues them all:
+    made just before that run, so that every other workload reads a database of the planned size."""
+    now = now or datetime.now(UTC)
+    application = _table("application")
+    columns = [
+        "id",
+        "session_id",
+        "applicant_id",
+        "discount_status",
+        "discount_id",
+        "billing_name",
+        "billing_organisation",
+        "billing_address",
+        "billing_email",
+    ]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            live = [
+                row._asdict()
+                for row in connection.execute(
+                    select(*(application.c[name] for name in columns))
+                    .where(application.c.status.in_(LIVE_STATUSES))
+                    .order_by(application.c.id)
+                )
+            ]
+        rows = [
+            _draft_quote(live[n % len(live)]["id"], live[n % len(live)], created=now) for n in range(count)
+        ]
+        ids = _insert(engine, "quote", rows)
+        _settle(engine)
+        return ids
+    finally:
+        engine.dispose()
