@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # PostgreSQL connections one process keeps (AnyIO runs 40 threads); processes x this, plus one
     # each for api/row_reader.py, must stay under the server's max_connections.
     database_pool_size: int = Field(default=40, ge=1, le=500)
+    # Threads that run the hot writes (submission, quote issue): they queue on the database's locks
+    # anyway, and forty of them fought for the GIL while holding those locks.
+    write_threads: int = Field(default=4, ge=1, le=40)
     # What one process may hold of rendered public answers (api/http_cache.py).
     rendered_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 

@@ -1,11 +1,13 @@
 """The database engine and the one-transaction-per-request session."""
 
+import asyncio
 import functools
 import hashlib
 import inspect
 import sqlite3
 import threading
 import typing
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -120,13 +122,34 @@ def _writing_engine(engine: Engine) -> Engine:
     return writing
 
 
+class WriteThreads:
+    """The few threads that run the hot writes: a FIFO limiter per event loop, since a limiter
+    shared by two loops (tests run one per client) never wakes the other loop's waiters."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self._limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._lock = threading.Lock()
+
+    def limiter(self) -> anyio.CapacityLimiter:
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            limiter = self._limiters.get(loop)
+            if limiter is None:
+                limiter = self._limiters[loop] = anyio.CapacityLimiter(self.total)
+            return limiter
+
+
 class _HandlerTransaction:
     """Marks the parameter of a `def` handler that receives a write transaction of its own."""
 
 
 # A write transaction opened, committed (or rolled back) and closed in the handler's own thread,
-# without `get_db`: for a hot write whose dependencies never touch the database, since resolving
-# `get_db` (an async generator and its exit) was a tenth of a submission's event loop time.
+# one of the app's `write_threads`, without `get_db`: for a hot write whose dependencies never
+# touch the database, since resolving `get_db` (an async generator and its exit) was a tenth of a
+# submission's event loop time.
 HandlerTransaction = Annotated[Session, _HandlerTransaction()]
 
 
@@ -175,10 +198,8 @@ def _with_own_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any] | 
         )
     keeps_request = request_name in signature.parameters
 
-    @functools.wraps(endpoint)
-    def in_own_transaction(*args: Any, **kwargs: Any) -> Any:
-        request = kwargs[request_name] if keeps_request else kwargs.pop(request_name)
-        db = open_session(request.app.state.engine, write=True)
+    def in_own_transaction(engine: Engine, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        db = open_session(engine, write=True)
         try:
             answer = endpoint(*args, **kwargs, **{db_name: db})
         except DomainError as error:
@@ -190,10 +211,22 @@ def _with_own_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any] | 
         _commit_or_rollback_and_close(db, True)
         return answer
 
-    in_own_transaction.__signature__ = signature.replace(  # type: ignore[attr-defined]
+    @functools.wraps(endpoint)
+    async def in_write_thread(*args: Any, **kwargs: Any) -> Any:
+        request = kwargs[request_name] if keeps_request else kwargs.pop(request_name)
+        # FIFO, on the app's few write threads: a cancelled request still waits for its commit.
+        return await anyio.to_thread.run_sync(
+            in_own_transaction,
+            request.app.state.engine,
+            args,
+            kwargs,
+            limiter=request.app.state.write_threads.limiter(),
+        )
+
+    in_write_thread.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=sorted(parameters, key=lambda p: p.kind)
     )
-    return in_own_transaction
+    return in_write_thread
 
 
 def lock_names(db: Session, *names: str) -> None:

@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.clock import Clock, SystemClock
 from api.config import Settings, get_settings
-from api.db import build_engine
+from api.db import WriteThreads, build_engine
 from api.deps import require_actor
 from api.http_cache import CachedCatalogueReads, RenderedCache
 from api.middleware import (
@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or SystemClock()
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
     app.state.rows = RowReader(engine, timeout_seconds=settings.database_timeout_seconds)
+    app.state.write_threads = WriteThreads(settings.write_threads)
 
     install_problem_handlers(app)
     _include_routers(app)
