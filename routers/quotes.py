@@ -124,9 +124,7 @@ def issue_quote(
     # The quote is locked in the thread that numbers and commits it: loaded by a dependency, it
     # stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
-    quote = quote_service.find_secretariat_quote(db, quote_id, actor=actor)
-    issued = quote_service.issue_quote(db, quote, data, now=now)
-    return json_answer(quote_service.to_public(issued, today=paris_today(now)))
+    return json_answer(quote_service.issue_quote(db, quote_id, data, actor=actor, now=now))
 
 
 @router.post(

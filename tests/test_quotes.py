@@ -333,6 +333,41 @@ def test_the_number_follows_the_paris_calendar_year(
     assert issued["valid_until"] == "2028-01-31"
 
 
+@pytest.mark.parametrize(
+    ("discount", "discount_status", "expected_off"),
+    [
+        ({}, "approved", 21_000),
+        ({"percent": None, "amount_cents": 15_000, "code": "FIXE"}, "approved", 15_000),
+        ({}, "claimed", 0),
+        (None, "none", 0),
+    ],
+)
+def test_an_issue_prices_at_the_discount_and_answers_what_the_quote_then_reads(
+    app: FastAPI,
+    session: dict,
+    applicant: TestClient,
+    secretariat: TestClient,
+    discount: dict[str, Any] | None,
+    discount_status: str,
+    expected_off: int,
+) -> None:
+    fields = {} if discount is None else _approved_discount(secretariat, **discount)
+    fields["discount_status"] = discount_status
+    quote = _request(applicant, _application(app, session, applicant, **fields))
+    # The price moves after the draft: the issue prices again, with the application's discount.
+    assert secretariat.patch(f"/sessions/{session['id']}", json={"price_cents": 210_000}).status_code == 200
+    issued = _issue(secretariat, quote["id"])
+    assert (issued["subtotal_cents"], issued["discount_cents"], issued["total_cents"]) == (
+        210_000,
+        expected_off,
+        210_000 - expected_off,
+    )
+    lines = [210_000, -expected_off] if expected_off else [210_000]
+    assert [line["amount_cents"] for line in issued["lines"]] == lines
+    assert issued == secretariat.get(f"/quotes/{quote['id']}").json()
+    assert issued == applicant.get(f"/quotes/{quote['id']}").json()
+
+
 def test_a_quote_is_issued_once(
     app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient
 ) -> None:

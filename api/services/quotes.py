@@ -1,11 +1,14 @@
 """Quotes: what a place costs, computed from the session's price and an approved discount,
 numbered without gaps when issued, frozen from then on, and printed for the payer to sign."""
 
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
 from sqlalchemy import bindparam, func, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
@@ -54,33 +57,39 @@ def percent_off(subtotal_cents: int, percent: Decimal) -> int:
 
 def effective_status(quote: Quote, *, today: date) -> QuoteStatus:
     """The stored status, except that an issued quote past its validity date is expired."""
-    if quote.status == QuoteStatus.issued and quote.valid_until is not None and today > quote.valid_until:
+    return _status_on(quote.status, quote.valid_until, today=today)
+
+
+def _status_on(status: str, valid_until: date | None, *, today: date) -> QuoteStatus:
+    if status == QuoteStatus.issued and valid_until is not None and today > valid_until:
         return QuoteStatus.expired
-    return QuoteStatus(quote.status)
+    return QuoteStatus(status)
+
+
+_BILLED = ("billed_name", "billed_organisation", "billed_address", "billed_email")
 
 
 def to_public(quote: Quote, *, today: date) -> QuotePublic:
     """The representation the applicant and the secretariat read."""
+    return _public(quote.model_dump(), today=today)
+
+
+def _public(values: Mapping[str, Any], *, today: date) -> QuotePublic:
+    """`to_public` from a quote's column values, as a row or a model holds them."""
     return QuotePublic(
-        **quote.model_dump(
-            exclude={
-                "status",
-                "lines",
-                "billed_name",
-                "billed_organisation",
-                "billed_address",
-                "billed_email",
-            }
-        ),
-        status=effective_status(quote, today=today),
-        lines=[QuoteLine(**line) for line in quote.lines],
+        **{name: value for name, value in values.items() if name not in _BILLED and name in _PUBLIC},
+        status=_status_on(values["status"], values["valid_until"], today=today),
+        lines=[QuoteLine(**line) for line in values["lines"]],
         billed_to=BilledParty(
-            name=quote.billed_name,
-            organisation=quote.billed_organisation,
-            address=quote.billed_address,
-            email=quote.billed_email,
+            name=values["billed_name"],
+            organisation=values["billed_organisation"],
+            address=values["billed_address"],
+            email=values["billed_email"],
         ),
     )
+
+
+_PUBLIC = frozenset(QuotePublic.model_fields) - {"status", "lines", "billed_to"}
 
 
 def find_quote(db: Session, quote_id: int, *, actor: Actor, for_update: bool = False) -> Quote:
@@ -89,25 +98,67 @@ def find_quote(db: Session, quote_id: int, *, actor: Actor, for_update: bool = F
     if for_update:
         query = query.with_for_update()
     quote = db.exec(query).first()
-    if quote is None or (not actor.is_secretariat and quote.applicant_id != actor.id):
-        raise NotFound("No quote with this id.")
+    _require_visible(None if quote is None else quote.applicant_id, actor=actor)
+    assert quote is not None
     return quote
+
+
+def _require_visible(applicant_id: int | None, *, actor: Actor) -> None:
+    """NotFound unless the quote exists (`applicant_id` given) and is the actor's or the actor is the
+    secretariat."""
+    if applicant_id is None or (not actor.is_secretariat and applicant_id != actor.id):
+        raise NotFound("No quote with this id.")
+
+
+def _require_secretariat(applicant_id: int | None, *, actor: Actor) -> None:
+    """A quote only the secretariat may act on: 404 before 403."""
+    _require_visible(applicant_id, actor=actor)
+    if not actor.is_secretariat:
+        raise Forbidden("Only the secretariat may do this to a quote.")
 
 
 def find_secretariat_quote(db: Session, quote_id: int, *, actor: Actor) -> Quote:
     """A quote only the secretariat may act on, locked; 404 before 403."""
     quote = find_quote(db, quote_id, actor=actor, for_update=True)
-    if not actor.is_secretariat:
-        raise Forbidden("Only the secretariat may do this to a quote.")
+    _require_secretariat(quote.applicant_id, actor=actor)
     return quote
 
 
-def _training_label(session: TrainingSession) -> str:
+@dataclass(frozen=True)
+class _ReadSession:
+    """The columns of a session a quote is priced from, as read with the quote."""
+
+    title: str
+    start_date: date
+    end_date: date
+    days: int
+    hours: int
+    price_cents: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class _ReadDiscount:
+    """The columns of a discount a quote is priced from, as read with the quote."""
+
+    id: int | None
+    code: str
+    label: str
+    percent: Decimal | None
+    amount_cents: int | None
+
+
+# What a quote is priced from: the ORM's instances, or the columns read with the quote.
+PricedSession = _ReadSession | TrainingSession
+PricedDiscount = _ReadDiscount | Discount
+
+
+def _training_label(session: PricedSession) -> str:
     dates = french_date_range(session.start_date, session.end_date)
     return f"{session.title} — {dates}, {session.days} jours, {session.hours} heures"
 
 
-def _discount_label(discount: Discount) -> str:
+def _discount_label(discount: PricedDiscount) -> str:
     if discount.percent is not None:
         amount = format(discount.percent.normalize(), "f").replace(".", ",")
         how = f"{amount} %"
@@ -118,6 +169,16 @@ def _discount_label(discount: Discount) -> str:
 
 def _price(db: Session, quote: Quote, application: Application, session: TrainingSession) -> None:
     """Set the lines and amounts from the session's price and the application's approved discount."""
+    discount = None
+    # Only an approved discount reaches a quote, and an application carries at most one.
+    if application.discount_status == DiscountStatus.approved and application.discount_id is not None:
+        discount = db.get(Discount, application.discount_id)
+    for name, value in _amounts(session, discount).items():
+        setattr(quote, name, value)
+
+
+def _amounts(session: PricedSession, discount: PricedDiscount | None) -> dict[str, Any]:
+    """A quote's lines and amounts (its columns), at the session's price less the discount."""
     subtotal = session.price_cents
     lines = [
         QuoteLine(
@@ -125,10 +186,6 @@ def _price(db: Session, quote: Quote, application: Application, session: Trainin
         ).model_dump()
     ]
     off = 0
-    discount = None
-    # Only an approved discount reaches a quote, and an application carries at most one.
-    if application.discount_status == DiscountStatus.approved and application.discount_id is not None:
-        discount = db.get(Discount, application.discount_id)
     if discount is not None:
         if discount.percent is not None:
             off = percent_off(subtotal, discount.percent)
@@ -139,12 +196,14 @@ def _price(db: Session, quote: Quote, application: Application, session: Trainin
                 label=_discount_label(discount), quantity=1, unit_price_cents=-off, amount_cents=-off
             ).model_dump()
         )
-    quote.lines = lines
-    quote.subtotal_cents = subtotal
-    quote.discount_cents = off
-    quote.total_cents = subtotal - off
-    quote.currency = session.currency
-    quote.discount_id = discount.id if discount is not None else None
+    return {
+        "lines": lines,
+        "subtotal_cents": subtotal,
+        "discount_cents": off,
+        "total_cents": subtotal - off,
+        "currency": session.currency,
+        "discount_id": discount.id if discount is not None else None,
+    }
 
 
 def _price_excludes_note(session: TrainingSession) -> list[str]:
@@ -247,23 +306,79 @@ _TAKE_NUMBER = (
 )
 
 
-def issue_quote(db: Session, quote: Quote, data: QuoteIssue | None, *, now: datetime) -> Quote:
-    """Number a draft, date it, and freeze its amounts at the session's current price."""
-    if quote.status != QuoteStatus.draft:
-        raise InvalidTransition(f"Only a draft can be issued; this quote is {quote.status}.")
+def issue_quote(
+    db: Session, quote_id: int, data: QuoteIssue | None, *, actor: Actor, now: datetime
+) -> QuotePublic:
+    """Number a draft, date it, and freeze its amounts at the session's current price.
+
+    Core statements, not the unit of work: the quote, its application's discount and its session in
+    one locked read, then the year's counter and one UPDATE. Every issue of a database (SQLite) or
+    of a year (the counter row) waits on this transaction, and the ORM's loads and flush were most
+    of its time."""
+    row = db.connection().execute(_ISSUE_READ, {"quote_id": quote_id}).first()
+    _require_secretariat(None if row is None else row.applicant_id, actor=actor)
+    assert row is not None
+    if row.status != QuoteStatus.draft:
+        raise InvalidTransition(f"Only a draft can be issued; this quote is {row.status}.")
     today = paris_today(now)
     valid_until = data.valid_until if data is not None and data.valid_until is not None else today + VALIDITY
     if valid_until < today:
         raise ValidationFailed("valid_until cannot be before the issue date.", loc=["body", "valid_until"])
-    _reprice(db, quote)
-    quote.number = next_quote_number(db, year=today.year)
-    quote.status = QuoteStatus.issued
-    quote.issued_at = now
-    quote.valid_until = valid_until
-    quote.updated_at = now
-    db.add(quote)
-    db.flush()
-    return quote
+    approved = row.application_discount_status == DiscountStatus.approved and row.discount_row_id is not None
+    session = _ReadSession(**{name: row._mapping[f"session_{name}"] for name in _PRICED_SESSION})
+    discount = _ReadDiscount(
+        id=row.discount_row_id,
+        code=row.discount_code,
+        label=row.discount_label,
+        percent=row.discount_percent,
+        amount_cents=row.discount_amount_cents,
+    )
+    changes = {
+        **_amounts(session, discount if approved else None),
+        "number": next_quote_number(db, year=today.year),
+        "status": QuoteStatus.issued,
+        "issued_at": now,
+        "valid_until": valid_until,
+        "updated_at": now,
+    }
+    new_values = {f"new_{name}": value for name, value in changes.items()}
+    db.connection().execute(_ISSUE_WRITE, {"quote_id": quote_id, **new_values})
+    issued = {name: row._mapping[column.name] for name, column in _QUOTE.c.items()} | changes
+    return _public(issued, today=today)
+
+
+_PRICED_SESSION = tuple(field.name for field in fields(_ReadSession))
+_QUOTE = Quote.__table__  # type: ignore[attr-defined]
+_APPLICATION = Application.__table__  # type: ignore[attr-defined]
+_SESSION = TrainingSession.__table__  # type: ignore[attr-defined]
+_DISCOUNT = Discount.__table__  # type: ignore[attr-defined]
+_ISSUE_READ = (
+    sa_select(
+        _QUOTE,
+        _APPLICATION.c.discount_status.label("application_discount_status"),
+        *(_SESSION.c[name].label(f"session_{name}") for name in _PRICED_SESSION),
+        _DISCOUNT.c.id.label("discount_row_id"),
+        _DISCOUNT.c.code.label("discount_code"),
+        _DISCOUNT.c.label.label("discount_label"),
+        _DISCOUNT.c.percent.label("discount_percent"),
+        _DISCOUNT.c.amount_cents.label("discount_amount_cents"),
+    )
+    .join(_APPLICATION, _APPLICATION.c.id == _QUOTE.c.application_id)
+    .join(_SESSION, _SESSION.c.id == _QUOTE.c.session_id)
+    .outerjoin(_DISCOUNT, _DISCOUNT.c.id == _APPLICATION.c.discount_id)
+    .where(_QUOTE.c.id == bindparam("quote_id"))
+    # The quote only: its application, session and discount are read, not locked, as before.
+    .with_for_update(of=_QUOTE)
+)
+_ISSUED_COLUMNS = (
+    "lines", "subtotal_cents", "discount_cents", "total_cents", "currency", "discount_id",
+    "number", "status", "issued_at", "valid_until", "updated_at",
+)
+_ISSUE_WRITE = (
+    update(_QUOTE)
+    .where(_QUOTE.c.id == bindparam("quote_id"))
+    .values({name: bindparam(f"new_{name}") for name in _ISSUED_COLUMNS})
+)
 
 
 def _require_open(quote: Quote, *, action: str, today: date) -> None:
