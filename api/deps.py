@@ -74,7 +74,7 @@ class BearerActor(OAuth2PasswordBearer):
         if len(bearer) > 4096:
             raise Unauthorized("The credential is malformed.")
         state = request.app.state
-        return authenticate(state.rows, bearer, settings=state.settings, now=state.clock.now())
+        return await authenticate(state.rows, bearer, settings=state.settings, now=state.clock.now())
 
 
 optional_actor = BearerActor(required=False)

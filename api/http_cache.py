@@ -135,7 +135,7 @@ async def catalogue_answer(
     `CachedCatalogueReads` to serve. The ETag is the hash of the bytes, so a change elsewhere in the
     catalogue still lets a client revalidate what it holds with a 304.
     """
-    version = request.app.state.rows.catalogue_version()
+    version = await request.app.state.rows.catalogue_version()
     key = rendered_key(request.scope, version=version, today=today, private=private)
     cache: RenderedCache = request.app.state.rendered_cache
     entry = cache.get(key)
@@ -197,7 +197,7 @@ class CachedCatalogueReads:
                 if_none_match = value.decode("latin-1")
         state = scope["app"].state
         try:
-            version = state.rows.catalogue_version()
+            version = await state.rows.catalogue_version()
         except DatabaseUnavailable:
             await self.app(scope, receive, send)  # the route answers the problem
             return

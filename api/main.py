@@ -1,6 +1,5 @@
 """The application factory: `api.main:app` is what uvicorn serves."""
 
-import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -176,14 +175,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             "process, and stop working when it restarts"
         )
     engine = build_engine(settings)
-    write_threads = WriteThreads(settings.write_threads)
+    rows = RowReader(engine, timeout_seconds=settings.database_timeout_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_startup_heap()
+        await rows.start()
         yield
-        # The writes under way commit before their connections close.
-        await asyncio.get_running_loop().run_in_executor(None, write_threads.shutdown)
+        await rows.stop()
         engine.dispose()
 
     app = FastAPI(
@@ -198,8 +197,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
-    app.state.rows = RowReader(engine, timeout_seconds=settings.database_timeout_seconds)
-    app.state.write_threads = write_threads
+    app.state.rows = rows
+    app.state.write_threads = WriteThreads(settings.write_threads)
 
     install_problem_handlers(app)
     _include_routers(app)

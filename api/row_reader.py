@@ -7,19 +7,26 @@ write a cached answer shows bumps its version in the write's own transaction
 again: a change committed through any process is seen by the next read through every other
 (docs/caching.md).
 
-Each process reads on one connection of its own, in autocommit, directly from the event loop: one
-indexed row is a few microseconds on SQLite and one loopback round trip on PostgreSQL, less than
-the thread-pool hop it saves. A statement runs within the database timeout, or the connection is
-dropped and the request answered 503; for a second after a failure that kept the loop waiting,
-requests get 503 at once instead of each trying to connect from the event loop.
+Each process reads in autocommit, directly from the event loop: one indexed row is a few
+microseconds on SQLite, read on one connection of the process's own. On PostgreSQL it is a round
+trip, which held the event loop for a third of its time under the secretariat's list: the server's
+loop (the one `start` is awaited on, in the app's lifespan) reads on a few asynchronous connections
+of its own and serves other requests while PostgreSQL answers; any other caller (a test client's
+loop) reads on the blocking connection. A read runs within the database timeout, or its connection
+is dropped and the request answered 503; for a second after a failure that took that long,
+requests get 503 at once instead of each waiting out the timeout again.
 """
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
+import psycopg
 from sqlalchemy import Engine, Table, event
 from sqlalchemy.orm import configure_mappers, make_transient_to_detached
 from sqlalchemy.orm.instrumentation import manager_of_class
@@ -36,6 +43,8 @@ UNAVAILABLE = "The database cannot be reached right now; try again shortly."
 # A failed read that held the event loop longer than this makes the next second answer 503 at once;
 # one that failed fast (refused, missing) is retried by the next request.
 _STALL_SECONDS = 0.1
+# Asynchronous PostgreSQL connections of the server's loop: reads wait on each other beyond these.
+ASYNC_CONNECTIONS = 4
 Model = TypeVar("Model", bound=SQLModel)
 
 
@@ -86,27 +95,91 @@ class RowReader:
         self._session_applications = (
             f"SELECT applications_version FROM training_session WHERE id = {marker}"  # noqa: S608
         )
+        self._postgresql = engine.dialect.name == "postgresql"
+        # The server's loop, its idle asynchronous connections, and how many may be in use at once.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots: asyncio.Semaphore | None = None
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
-    def catalogue_version(self) -> int:
+    async def start(self) -> None:
+        """Read without blocking the running loop from now on (PostgreSQL): the server's loop. A loop
+        is started once; others (a second test client of the same app) keep the blocking reads."""
+        if self._postgresql and self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._slots = asyncio.Semaphore(ASYNC_CONNECTIONS)
+
+    async def stop(self) -> None:
+        """Close the asynchronous connections of the loop `start` was awaited on, from that loop."""
+        if self._loop is not asyncio.get_running_loop():
+            return
+        self._loop, self._slots = None, None
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await _discard(connection)
+
+    async def catalogue_version(self) -> int:
         """The catalogue version as committed now: 0 before the first change."""
-        row = self._row(self._catalogue, ())
+        row = await self._row(self._catalogue, ())
         return int(row[0]) if row else 0
 
-    def session_applications_version(self, session_id: int) -> int | None:
+    async def session_applications_version(self, session_id: int) -> int | None:
         """The version of a session's application lists; None for no such session."""
-        row = self._row(self._session_applications, (session_id,))
+        row = await self._row(self._session_applications, (session_id,))
         return int(row[0]) if row else None
 
-    def user(self, user_id: int) -> User | None:
-        row = self._row(self._user.statement, (user_id,))
+    async def user(self, user_id: int) -> User | None:
+        row = await self._row(self._user.statement, (user_id,))
         return None if row is None else _as(User, self._user.build(row))
 
-    def api_key(self, key_hash: str) -> ApiKey | None:
-        row = self._row(self._api_key.statement, (key_hash,))
+    async def api_key(self, key_hash: str) -> ApiKey | None:
+        row = await self._row(self._api_key.statement, (key_hash,))
         return None if row is None else _as(ApiKey, self._api_key.build(row))
 
-    def _row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    async def _row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        if self._loop is not None and self._loop is asyncio.get_running_loop():
+            return await self._row_without_blocking(statement, parameters)
+        return self._blocking_row(statement, parameters)
+
+    async def _row_without_blocking(
+        self, statement: str, parameters: tuple[Any, ...]
+    ) -> tuple[Any, ...] | None:
+        assert self._slots is not None
+        async with self._slots:
+            connection = self._idle.pop() if self._idle else None
+            if connection is None and time.monotonic() < self._retry_at:
+                raise DatabaseUnavailable(UNAVAILABLE)
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self._timeout_ms / 1000):
+                    if connection is None:
+                        connection = await self._connect_without_blocking()
+                    cursor = await connection.execute(statement, parameters)
+                    row = await cursor.fetchone()
+            except Exception as error:
+                if connection is not None:
+                    await _discard(connection)
+                if time.monotonic() - started > _STALL_SECONDS:
+                    self._retry_at = time.monotonic() + self._retry_seconds
+                logger.warning("row read failed: %s", error.__class__.__name__)
+                raise DatabaseUnavailable(UNAVAILABLE) from error
+            except BaseException:
+                # Cancelled mid-read: the connection's state is unknown, so it is not used again.
+                if connection is not None:
+                    await _discard(connection)
+                raise
+            self._idle.append(connection)
+            return None if row is None else tuple(row)
+
+    async def _connect_without_blocking(self) -> psycopg.AsyncConnection[Any]:
+        _args, parameters = self._engine.dialect.create_connect_args(self._engine.url)
+        connection = await psycopg.AsyncConnection.connect(
+            **parameters, autocommit=True, connect_timeout=max(1, self._timeout_ms // 1000)
+        )
+        await connection.execute(f"SET statement_timeout = {self._timeout_ms}")
+        return connection
+
+    def _blocking_row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
             if self._connection is None and time.monotonic() < self._retry_at:
                 # A database that just kept the event loop waiting: 503 at once, rather than stall
@@ -149,6 +222,12 @@ class RowReader:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+async def _discard(connection: psycopg.AsyncConnection[Any]) -> None:
+    # Already broken, or cancelled mid-read: closing is all that is left to do with it.
+    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+        await connection.close()
 
 
 def _as(model: type[Model], instance: SQLModel) -> Model:

@@ -94,11 +94,11 @@ async def list_applications(
         )
         return page.model_dump_json().encode()
 
-    scope = _list_scope(request, actor, filters)
+    scope = await _list_scope(request, actor, filters)
     return await rendered_answer(request, scope=scope, render=render, media_type=JSON)
 
 
-def _list_scope(
+async def _list_scope(
     request: Request, actor: Actor, filters: application_service.ApplicationFilters
 ) -> str | None:
     """Who reads the list and the version of what it shows, for the lists kept rendered: an
@@ -107,7 +107,7 @@ def _list_scope(
     if actor.role == Role.applicant:
         return f"applicant:{actor.id}:{actor.user.applications_version}"
     if actor.is_secretariat and filters.session_id is not None:
-        version = request.app.state.rows.session_applications_version(filters.session_id)
+        version = await request.app.state.rows.session_applications_version(filters.session_id)
         return None if version is None else f"secretariat:{filters.session_id}:{version}"
     return None
 

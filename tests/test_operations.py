@@ -3,12 +3,14 @@
 import json
 import logging
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
+from api.security import create_access_token
 from tests.conftest import TEST_SECRET_KEY
 
 
@@ -39,12 +41,18 @@ def _unreachable(tmp_path: Path) -> Settings:
 
 
 def test_unreachable_database_is_503_database_unavailable(tmp_path: Path) -> None:
-    app = create_app(_unreachable(tmp_path))
+    settings = _unreachable(tmp_path)
+    app = create_app(settings)
+    token, _ = create_access_token(
+        settings, user_id=1, role="applicant", token_version=0, now=datetime.now(UTC)
+    )
+    # In the client's context the lifespan ran: its loop reads rows without blocking (api/row_reader.py).
     with _root(app) as client:
         ready = client.get("/readyz")
         listing = client.get("/api/v1/sessions")
         login = client.post("/api/v1/auth/token", data={"username": "a@b.org", "password": "whatever-123"})
-    for answer in (ready, listing, login):
+        own = client.get("/api/v1/applications", headers={"Authorization": f"Bearer {token}"})
+    for answer in (ready, listing, login, own):
         assert answer.status_code == 503, answer.text
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert answer.json()["code"] == "database_unavailable"

@@ -65,19 +65,21 @@ class Actor:
 class Credentials(Protocol):
     """Where `authenticate` reads the rows behind a credential (api/row_reader.py)."""
 
-    def user(self, user_id: int) -> User | None: ...
+    async def user(self, user_id: int) -> User | None: ...
 
-    def api_key(self, key_hash: str) -> ApiKey | None: ...
+    async def api_key(self, key_hash: str) -> ApiKey | None: ...
 
 
-def authenticate(credentials: Credentials, bearer: str, *, settings: Settings, now: datetime) -> Actor:
+async def authenticate(
+    credentials: Credentials, bearer: str, *, settings: Settings, now: datetime
+) -> Actor:
     """The actor behind a bearer credential; role, active flag and credentials version come from
     the database, read now."""
     if bearer.startswith(API_KEY_PREFIX):
-        key = credentials.api_key(digest(bearer))
+        key = await credentials.api_key(digest(bearer))
         if key is None or key.revoked_at is not None or key.expires_at <= now:
             raise Unauthorized("This API key is unknown, revoked or expired.")
-        user = credentials.user(key.user_id)
+        user = await credentials.user(key.user_id)
         if user is None or not user.active:
             raise Unauthorized("The account behind this API key is deactivated.")
         return Actor(user=user, role=Role(key.role), api_key_id=key.id)
@@ -85,7 +87,7 @@ def authenticate(credentials: Credentials, bearer: str, *, settings: Settings, n
     if claims is None:
         raise Unauthorized("The access token is invalid or expired.")
     # An id no id column can hold names nobody; PostgreSQL would refuse the lookup itself.
-    user = credentials.user(claims.user_id) if claims.user_id <= MAX_INT else None
+    user = await credentials.user(claims.user_id) if claims.user_id <= MAX_INT else None
     if user is None or not user.active or claims.token_version != user.token_version:
         raise Unauthorized("The account behind this token is deactivated or gone.")
     return Actor(user=user, role=Role(user.role))
