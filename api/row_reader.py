@@ -96,9 +96,10 @@ class RowReader:
             f"SELECT applications_version FROM training_session WHERE id = {marker}"  # noqa: S608
         )
         self._postgresql = engine.dialect.name == "postgresql"
-        # The server's loop, its idle asynchronous connections, and how many may be in use at once.
+        # The server's loop, a cursor on each of its idle asynchronous connections (a cursor made
+        # for each read cost a quarter of it), and how many may be in use at once.
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._idle: list[psycopg.AsyncCursor[Any]] = []
         self._slots: asyncio.Semaphore | None = None
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
@@ -115,8 +116,8 @@ class RowReader:
             return
         self._loop, self._slots = None, None
         idle, self._idle = self._idle, []
-        for connection in idle:
-            await _discard(connection)
+        for cursor in idle:
+            await _discard(cursor)
 
     async def catalogue_version(self) -> int:
         """The catalogue version as committed now: 0 before the first change."""
@@ -146,38 +147,38 @@ class RowReader:
     ) -> tuple[Any, ...] | None:
         assert self._slots is not None
         async with self._slots:
-            connection = self._idle.pop() if self._idle else None
-            if connection is None and time.monotonic() < self._retry_at:
+            cursor = self._idle.pop() if self._idle else None
+            if cursor is None and time.monotonic() < self._retry_at:
                 raise DatabaseUnavailable(UNAVAILABLE)
             started = time.monotonic()
             try:
                 async with asyncio.timeout(self._timeout_ms / 1000):
-                    if connection is None:
-                        connection = await self._connect_without_blocking()
-                    cursor = await connection.execute(statement, parameters)
+                    if cursor is None:
+                        cursor = await self._connect_without_blocking()
+                    await cursor.execute(statement, parameters, prepare=True)
                     row = await cursor.fetchone()
             except Exception as error:
-                if connection is not None:
-                    await _discard(connection)
+                if cursor is not None:
+                    await _discard(cursor)
                 if time.monotonic() - started > _STALL_SECONDS:
                     self._retry_at = time.monotonic() + self._retry_seconds
                 logger.warning("row read failed: %s", error.__class__.__name__)
                 raise DatabaseUnavailable(UNAVAILABLE) from error
             except BaseException:
                 # Cancelled mid-read: the connection's state is unknown, so it is not used again.
-                if connection is not None:
-                    await _discard(connection)
+                if cursor is not None:
+                    await _discard(cursor)
                 raise
-            self._idle.append(connection)
+            self._idle.append(cursor)
             return None if row is None else tuple(row)
 
-    async def _connect_without_blocking(self) -> psycopg.AsyncConnection[Any]:
+    async def _connect_without_blocking(self) -> psycopg.AsyncCursor[Any]:
         _args, parameters = self._engine.dialect.create_connect_args(self._engine.url)
         connection = await psycopg.AsyncConnection.connect(
             **parameters, autocommit=True, connect_timeout=max(1, self._timeout_ms // 1000)
         )
         await connection.execute(f"SET statement_timeout = {self._timeout_ms}")
-        return connection
+        return connection.cursor()
 
     def _blocking_row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
         with self._lock:
@@ -224,10 +225,10 @@ class RowReader:
             self._drop()
 
 
-async def _discard(connection: psycopg.AsyncConnection[Any]) -> None:
-    # Already broken, or cancelled mid-read: closing is all that is left to do with it.
+async def _discard(cursor: psycopg.AsyncCursor[Any]) -> None:
+    # Already broken, or cancelled mid-read: closing its connection is all that is left to do.
     with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-        await connection.close()
+        await cursor.connection.close()
 
 
 def _as(model: type[Model], instance: SQLModel) -> Model:
