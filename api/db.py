@@ -125,8 +125,8 @@ def _writing_engine(engine: Engine) -> Engine:
 class WriteThreads(ThreadPoolExecutor):
     """The few threads that run the hot writes, first come first served.
 
-    A plain executor rather than AnyIO's worker threads: handing work to AnyIO (its capacity
-    limiter, cancel scope and worker queue) cost a tenth of a submission's event loop time.
+    A plain executor rather than AnyIO's worker threads: AnyIO's capacity limiter, cancel scope and
+    worker queue were half of what handing a submission to its thread cost the event loop.
     """
 
     def __init__(self, total: int) -> None:
