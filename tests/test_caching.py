@@ -4,6 +4,7 @@ never shown to a caller they were not rendered for, and within their size limit.
 The rule across processes is held by tests/test_multiprocess.py; these hold it within one.
 """
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from fastapi import FastAPI
@@ -169,3 +170,30 @@ def test_the_rendered_cache_keeps_within_its_size(settings: Settings, clock: Any
             assert app.state.rendered_cache.size_bytes <= limit
     finally:
         app.state.engine.dispose()
+
+
+def test_concurrent_readers_on_the_servers_loop_see_each_commit_at_once(
+    app: FastAPI, secretariat: TestClient, applicant: TestClient
+) -> None:
+    """In a client's context the lifespan ran, so its loop is the server's: on PostgreSQL its rows
+    (credentials, list versions) are read on a few asynchronous connections, here by 24 requests
+    at once, more than there are connections."""
+    session = published_session(secretariat)
+    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server:
+        as_secretariat = {"Authorization": secretariat.headers["Authorization"]}
+        as_applicant = {"Authorization": applicant.headers["Authorization"]}
+
+        def read_both(_: int) -> tuple[int, int]:
+            listed = server.get("/applications", params={"session_id": session["id"]}, headers=as_secretariat)
+            own = server.get("/applications", headers=as_applicant)
+            assert listed.status_code == own.status_code == 200, (listed.text, own.text)
+            return listed.json()["total"], own.json()["total"]
+
+        with ThreadPoolExecutor(max_workers=24) as readers:
+            assert set(readers.map(read_both, range(48))) == {(0, 0)}
+        apply(applicant, session["id"])
+        with ThreadPoolExecutor(max_workers=24) as readers:
+            assert set(readers.map(read_both, range(48))) == {(1, 1)}
+        # The credential is read again on every request: a deactivation holds at the next one.
+        assert secretariat.patch(f"/users/{applicant.user['id']}", json={"active": False}).status_code == 200
+        assert server.get("/applications", headers=as_applicant).status_code == 401
