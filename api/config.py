@@ -48,11 +48,12 @@ class Settings(BaseSettings):
     login_attempts_limit: int = Field(default=10, ge=1)
     login_attempts_window_minutes: int = Field(default=15, ge=1)
     database_timeout_seconds: int = Field(default=3, ge=1, le=60)
-    # PostgreSQL connections one process keeps (AnyIO runs 40 threads); processes x this, plus one
-    # each for api/row_reader.py, must stay under the server's max_connections.
+    # PostgreSQL connections one process keeps (AnyIO runs 40 threads); processes x (this, plus 5
+    # for api/row_reader.py and `write_threads` for the hot writes) must stay under max_connections.
     database_pool_size: int = Field(default=40, ge=1, le=500)
-    # Threads that run the hot writes (submission, quote issue): they queue on the database's locks
-    # anyway, and forty of them fought for the GIL while holding those locks.
+    # Hot writes (submission, quote issue) run at once, on as many PostgreSQL connections of the
+    # event loop or SQLite threads: they queue on the database's locks anyway, and forty threads
+    # fought for the GIL while holding those locks.
     write_threads: int = Field(default=4, ge=1, le=40)
     # What one process may hold of rendered public answers (api/http_cache.py).
     rendered_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)

@@ -9,13 +9,15 @@ import threading
 import typing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Request
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, orm, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import Session, create_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from api.config import Settings
@@ -25,6 +27,9 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WRITE_INTENT = "ateliers_write"
 _WRITER = "ateliers_writer"
 _WRITING_ENGINE = "_ateliers_writing_engine"
+# How PostgreSQL's pg_stat_activity names the connections of the hot writes (HotWrites).
+WRITE_CONNECTIONS_NAME = "ateliers-writes"
+Result = TypeVar("Result")
 
 
 def build_engine(settings: Settings, **overrides: Any) -> Engine:
@@ -42,18 +47,23 @@ def build_engine(settings: Settings, **overrides: Any) -> Engine:
         engine = create_engine(url, **options)
         _make_sqlite_transactional(engine, timeout=settings.database_timeout_seconds)
         return engine
+    options = _postgresql_options(settings, pool_size=settings.database_pool_size)
+    options.update(overrides)
+    return create_engine(url, **options)
+
+
+def _postgresql_options(settings: Settings, *, pool_size: int) -> dict[str, Any]:
     timeout = settings.database_timeout_seconds
-    options = {
+    return {
+        # A connection that PostgreSQL dropped (a restart) is replaced before a request meets it.
         "pool_pre_ping": True,
         # Kept open, never churned: with 10 and 30 of overflow, every burst past 10 requests opened
         # and closed PostgreSQL connections (a fork and an authentication each) at full load.
-        "pool_size": settings.database_pool_size,
+        "pool_size": pool_size,
         "max_overflow": 0,
         "pool_timeout": timeout,
         "connect_args": {"connect_timeout": timeout},
     }
-    options.update(overrides)
-    return create_engine(url, **options)
 
 
 def _make_sqlite_transactional(engine: Engine, *, timeout: float) -> None:
@@ -134,19 +144,124 @@ class WriteThreads(ThreadPoolExecutor):
         self.total = total
 
 
+class HotWrites:
+    """Where the hot writes (submission, quote issue) run their transactions, first come first served,
+    `settings.write_threads` at a time; each commits, or rolls back, once its work is done.
+
+    On PostgreSQL, the server's loop (the one `start` is awaited on, in the app's lifespan) runs them
+    on asynchronous connections of their own: the service's code runs on the loop and SQLAlchemy's
+    greenlet bridge awaits each statement. In write threads, every statement gave the GIL back and
+    waited for it again behind the event loop while the transaction held its locks; under load that
+    wait, not PostgreSQL, was most of a write. SQLite, whose driver has no asynchronous form, and
+    any other loop (a test client's) keep the threads.
+    """
+
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        self.threads = WriteThreads(settings.write_threads)
+        self._engine = engine
+        self._settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async_engine: AsyncEngine | None = None
+        # First come first served: the pool's own queue lets a newcomer take a connection handed
+        # to a waiter, which sent the waiter to the back (a p99 twice the median).
+        self._slots: asyncio.Semaphore | None = None
+        # Transactions that outlive a cancelled request, kept referenced until they end.
+        self._running: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        """Run the hot writes on the running loop from now on (PostgreSQL): the server's loop. A loop
+        is started once; others (a second test client of the same app) keep the threads."""
+        if self._engine.dialect.name == "postgresql" and self._loop is None:
+            options = _postgresql_options(self._settings, pool_size=self._settings.write_threads)
+            options["connect_args"]["application_name"] = WRITE_CONNECTIONS_NAME
+            self._async_engine = create_async_engine(self._engine.url, **options)
+            self._slots = asyncio.Semaphore(self._settings.write_threads)
+            self._loop = asyncio.get_running_loop()
+
+    async def stop(self) -> None:
+        """Close the asynchronous connections, from the loop `start` was awaited on, once the
+        transactions under way have ended."""
+        if self._loop is not asyncio.get_running_loop() or self._async_engine is None:
+            return
+        engine, self._loop, self._async_engine, self._slots = self._async_engine, None, None, None
+        if self._running:
+            await asyncio.wait(set(self._running))
+        await engine.dispose()
+
+    async def run(self, work: Callable[[Session], Result]) -> Result:
+        """`work` in a write transaction of its own; a request cancelled while queued never opens
+        it, and once begun it commits or rolls back whatever becomes of the request."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._async_engine is None or self._slots is None:
+            return await loop.run_in_executor(self.threads, _in_thread_transaction, self._engine, work)
+        slots = self._slots
+        await slots.acquire()
+        transaction = loop.create_task(_on_loop_transaction(self._async_engine, slots, work))
+        self._running.add(transaction)
+        transaction.add_done_callback(_forget(self._running))
+        return await asyncio.shield(transaction)
+
+
+def _forget(running: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    def forget(transaction: asyncio.Task[Any]) -> None:
+        running.discard(transaction)
+        if not transaction.cancelled():
+            transaction.exception()  # retrieved: a request that went away has no one to raise it to
+
+    return forget
+
+
+async def _on_loop_transaction(
+    engine: AsyncEngine, slots: asyncio.Semaphore, work: Callable[[Session], Result]
+) -> Result:
+    try:
+        session = AsyncSession(engine, expire_on_commit=False, info={_WRITE_INTENT: True})
+        try:
+            return await session.run_sync(_run_and_end_driven, work)
+        finally:
+            await session.close()
+    finally:
+        slots.release()
+
+
+def _run_and_end_driven(db: orm.Session, work: Callable[[Session], Result]) -> Result:
+    assert isinstance(db, Session)  # sqlmodel's AsyncSession drives a sqlmodel Session
+    return _run_and_end(db, work)
+
+
+def _in_thread_transaction(engine: Engine, work: Callable[[Session], Result]) -> Result:
+    db = open_session(engine, write=True)
+    try:
+        return _run_and_end(db, work)
+    finally:
+        db.close()
+
+
+def _run_and_end(db: Session, work: Callable[[Session], Result]) -> Result:
+    try:
+        answer = work(db)
+    except DomainError as error:
+        _commit_or_rollback(db, error.keeps_changes)
+        raise
+    except BaseException:
+        _commit_or_rollback(db, False)
+        raise
+    _commit_or_rollback(db, True)
+    return answer
+
+
 class _HandlerTransaction:
     """Marks the parameter of a `def` handler that receives a write transaction of its own."""
 
 
-# A write transaction opened, committed (or rolled back) and closed in the handler's own thread,
-# one of the app's `write_threads`, without `get_db`: for a hot write whose dependencies never
-# touch the database, since resolving `get_db` (an async generator and its exit) was a tenth of a
-# submission's event loop time.
+# A write transaction of the handler's own, run by the app's `HotWrites` without `get_db`: for a
+# hot write whose dependencies never touch the database, since resolving `get_db` (an async
+# generator and its exit) was a tenth of a submission's event loop time.
 HandlerTransaction = Annotated[Session, _HandlerTransaction()]
 
 
 def commit_in_handler_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
-    """A `def` handler whose write transaction commits in the thread that did its work.
+    """A `def` handler whose write transaction commits where its work was done.
 
     Left to `get_db`, the commit waited for a hop back to the event loop and another to the
     thread pool, while the transaction held its locks (on SQLite, the database's write lock):
@@ -190,36 +305,16 @@ def _with_own_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any] | 
         )
     keeps_request = request_name in signature.parameters
 
-    def in_own_transaction(engine: Engine, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        db = open_session(engine, write=True)
-        try:
-            answer = endpoint(*args, **kwargs, **{db_name: db})
-        except DomainError as error:
-            _commit_or_rollback_and_close(db, error.keeps_changes)
-            raise
-        except BaseException:
-            _commit_or_rollback_and_close(db, False)
-            raise
-        _commit_or_rollback_and_close(db, True)
-        return answer
-
     @functools.wraps(endpoint)
-    async def in_write_thread(*args: Any, **kwargs: Any) -> Any:
+    async def in_own_transaction(*args: Any, **kwargs: Any) -> Any:
         request = kwargs[request_name] if keeps_request else kwargs.pop(request_name)
-        # A request cancelled while queued never opens its transaction; once started, the thread
-        # commits or rolls back whatever becomes of the request.
-        return await asyncio.get_running_loop().run_in_executor(
-            request.app.state.write_threads,
-            in_own_transaction,
-            request.app.state.engine,
-            args,
-            kwargs,
-        )
+        writes: HotWrites = request.app.state.writes
+        return await writes.run(lambda db: endpoint(*args, **kwargs, **{db_name: db}))
 
-    in_write_thread.__signature__ = signature.replace(  # type: ignore[attr-defined]
+    in_own_transaction.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=sorted(parameters, key=lambda p: p.kind)
     )
-    return in_write_thread
+    return in_own_transaction
 
 
 def lock_names(db: Session, *names: str) -> None:
@@ -268,9 +363,13 @@ async def _end(db: Session, *, commit: bool) -> None:
 
 def _commit_or_rollback_and_close(db: Session, commit: bool) -> None:
     try:
-        if commit:
-            db.commit()
-        else:
-            db.rollback()
+        _commit_or_rollback(db, commit)
     finally:
         db.close()
+
+
+def _commit_or_rollback(db: Session, commit: bool) -> None:
+    if commit:
+        db.commit()
+    else:
+        db.rollback()

@@ -13,7 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.clock import Clock, SystemClock
 from api.config import Settings, get_settings
-from api.db import WriteThreads, build_engine
+from api.db import HotWrites, build_engine
 from api.deps import require_actor
 from api.http_cache import CachedCatalogueReads, RenderedCache
 from api.middleware import (
@@ -176,12 +176,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
     engine = build_engine(settings)
     rows = RowReader(engine, timeout_seconds=settings.database_timeout_seconds)
+    writes = HotWrites(engine, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_startup_heap()
         await rows.start()
+        await writes.start()
         yield
+        await writes.stop()
         await rows.stop()
         engine.dispose()
 
@@ -198,7 +201,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.clock = clock or SystemClock()
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
     app.state.rows = rows
-    app.state.write_threads = WriteThreads(settings.write_threads)
+    app.state.writes = writes
 
     install_problem_handlers(app)
     _include_routers(app)

@@ -121,8 +121,8 @@ def issue_quote(
     db: HandlerTransaction,
     data: Annotated[QuoteIssue | None, Body()] = None,
 ) -> Response:
-    # The quote is locked in the thread that numbers and commits it: loaded by a dependency, it
-    # stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
+    # The quote is locked in the transaction that numbers and commits it: loaded by a dependency,
+    # it stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
     return json_answer(quote_service.issue_quote(db, quote_id, data, actor=actor, now=now))
 

@@ -1,0 +1,167 @@
+"""The hot writes (submission, quote issue) on the server's loop, where `ateliers serve` runs them.
+
+In a client's context the lifespan ran, so its loop is the server's: on PostgreSQL the hot writes run
+there on asynchronous connections of their own (`HotWrites`, api/db.py), first come first served;
+on SQLite, and through clients outside a lifespan (the rest of the suite), on write threads. The
+rules must hold the same on both paths: one live application per applicant under a race, every
+refusal rolled back, quote numbers without gaps, and a dropped connection never met by a request.
+"""
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.db import WRITE_CONNECTIONS_NAME
+from tests.conftest import UserFactory, _admin_connection
+from tests.factories import application_payload, insert_application, published_session
+
+APPLICANTS = 6
+TRIES = 4
+
+
+@pytest.fixture
+def server(app: FastAPI) -> Iterator[TestClient]:
+    """A client in the lifespan's context: its requests run on the server's loop."""
+    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+        yield client
+
+
+def _write_connections(database_url: str) -> int:
+    """How many connections of the hot writes PostgreSQL has open on this test's database."""
+    with _admin_connection(database_url) as admin:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s",
+            (WRITE_CONNECTIONS_NAME,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_applicants_racing_on_the_servers_loop_get_one_application_each_and_refusals_store_nothing(
+    server: TestClient, make_user: UserFactory, secretariat: TestClient, database_url: str
+) -> None:
+    session = published_session(secretariat)
+    applicants = [make_user("applicant") for _ in range(APPLICANTS)]
+    late = make_user("applicant")
+    bodies = [application_payload()] * TRIES
+    attempts = [(client, body) for client in applicants for body in bodies]
+    # One more applicant names a discount that does not exist: refused, so rolled back, each time.
+    attempts += [(late, application_payload(discount_code="NOPE-2027"))] * TRIES
+    start = threading.Barrier(len(attempts))
+
+    def submit(attempt: tuple[TestClient, dict[str, object]]) -> tuple[int, httpx.Response]:
+        client, body = attempt
+        start.wait()
+        answer = server.post(
+            f"/sessions/{session['id']}/applications",
+            json=body,
+            headers={"Authorization": client.headers["Authorization"]},
+        )
+        return client.user["id"], answer
+
+    with ThreadPoolExecutor(len(attempts)) as racers:
+        answers = list(racers.map(submit, attempts))
+
+    outcomes = Counter(
+        (user_id, answer.status_code, answer.json().get("code", "")) for user_id, answer in answers
+    )
+    expected = Counter({(client.user["id"], 201, ""): 1 for client in applicants})
+    expected.update({(client.user["id"], 409, "already_applied"): TRIES - 1 for client in applicants})
+    expected[(late.user["id"], 422, "unknown_discount")] = TRIES
+    assert outcomes == expected
+    # Each answer is what its owner then reads, and the secretariat lists exactly those.
+    created = {answer.json()["id"]: answer.json() for _, answer in answers if answer.status_code == 201}
+    by_owner = {client.user["id"]: client for client in applicants}
+    for application in created.values():
+        owner = by_owner[application["applicant"]["id"]]
+        assert owner.get(f"/applications/{application['id']}").json() == application
+    listed = secretariat.get("/applications", params={"session_id": session["id"], "limit": 100}).json()
+    assert sorted(item["id"] for item in listed["items"]) == sorted(created)
+    assert late.get("/applications").json()["total"] == 0
+    if database_url.startswith("postgresql"):
+        assert _write_connections(database_url) >= 1, "the writes ran on the server's loop"
+
+
+def test_quote_issues_racing_on_the_servers_loop_are_numbered_once_each_without_gaps(
+    app: FastAPI, server: TestClient, secretariat: TestClient, applicant: TestClient
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(app, session_id=session["id"], applicant_id=applicant.user["id"])
+    drafts = [secretariat.post(f"/applications/{application_id}/quotes").json()["id"] for _ in range(30)]
+    as_secretariat = {"Authorization": secretariat.headers["Authorization"]}
+    issues = [*drafts, drafts[0], drafts[1]]  # two quotes issued twice: one of each pair is refused
+
+    with ThreadPoolExecutor(12) as racers:
+        answers = list(
+            racers.map(lambda quote: server.post(f"/quotes/{quote}/issue", headers=as_secretariat), issues)
+        )
+
+    assert Counter(answer.status_code for answer in answers) == {200: 30, 409: 2}
+    numbers = sorted(answer.json()["number"] for answer in answers if answer.status_code == 200)
+    year = numbers[0][4:8]
+    assert numbers == [f"DEV-{year}-{n:04d}" for n in range(1, 31)]
+    stored = secretariat.get("/quotes", params={"status": "issued", "limit": 100}).json()
+    assert sorted(quote["number"] for quote in stored["items"]) == numbers
+    # The applicant reads each issued quote as the issue answered it.
+    for answer in answers:
+        if answer.status_code == 200:
+            assert applicant.get(f"/quotes/{answer.json()['id']}").json() == answer.json()
+
+
+def test_write_connections_postgresql_dropped_are_replaced_before_a_submission_meets_them(
+    server: TestClient, make_user: UserFactory, secretariat: TestClient, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    session = published_session(secretariat)
+    first, second = make_user("applicant"), make_user("applicant")
+
+    def submit(client: TestClient) -> httpx.Response:
+        return server.post(
+            f"/sessions/{session['id']}/applications",
+            json=application_payload(),
+            headers={"Authorization": client.headers["Authorization"]},
+        )
+
+    assert submit(first).status_code == 201
+    # As a restart of PostgreSQL does: every connection of the hot writes is closed under them.
+    with _admin_connection(database_url) as admin:
+        dropped = admin.execute(
+            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name = %s",
+            (WRITE_CONNECTIONS_NAME,),
+        ).fetchone()
+    assert dropped is not None and dropped[0] >= 1
+    answer = submit(second)
+    assert answer.status_code == 201, answer.text
+    assert second.get(f"/applications/{answer.json()['id']}").status_code == 200
+
+
+def test_the_lifespans_end_closes_the_write_connections(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no connections to count")
+    session = published_session(secretariat)
+    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server:
+        answer = server.post(
+            f"/sessions/{session['id']}/applications",
+            json=application_payload(),
+            headers={"Authorization": applicant.headers["Authorization"]},
+        )
+        assert answer.status_code == 201, answer.text
+        assert _write_connections(database_url) >= 1
+    # Closed from the client's side: PostgreSQL's backends then end on their own, a moment later.
+    deadline = time.monotonic() + 10
+    while _write_connections(database_url) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _write_connections(database_url) == 0
+    assert applicant.get(f"/applications/{answer.json()['id']}").status_code == 200
