@@ -33,16 +33,37 @@ def server(app: FastAPI) -> Iterator[TestClient]:
         yield client
 
 
-def _write_connections(database_url: str) -> int:
-    """How many connections of the hot writes PostgreSQL has open on this test's database."""
+@pytest.fixture
+def postgresql_url(database_url: str) -> str:
+    """This test's database, on PostgreSQL only: SQLite has no server connections to drop or count."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connections")
+    return database_url
+
+
+def _write_connections(database_url: str, *, terminate: bool = False) -> int:
+    """How many connections of the hot writes PostgreSQL has open on this test's database; with
+    `terminate`, each is first closed under them, as a restart of PostgreSQL does."""
+    counted = "count(*) FILTER (WHERE pg_terminate_backend(pid))" if terminate else "count(*)"
     with _admin_connection(database_url) as admin:
         row = admin.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            f"SELECT {counted} FROM pg_stat_activity WHERE datname = current_database() "
             "AND application_name = %s",
             (WRITE_CONNECTIONS_NAME,),
         ).fetchone()
     assert row is not None
     return int(row[0])
+
+
+def _apply_through(
+    server: TestClient, session_id: int, applicant: TestClient, body: dict[str, object] | None = None
+) -> httpx.Response:
+    """`applicant` applies to the session through the server's loop."""
+    return server.post(
+        f"/sessions/{session_id}/applications",
+        json=body or application_payload(),
+        headers={"Authorization": applicant.headers["Authorization"]},
+    )
 
 
 def test_applicants_racing_on_the_servers_loop_get_one_application_each_and_refusals_store_nothing(
@@ -60,12 +81,7 @@ def test_applicants_racing_on_the_servers_loop_get_one_application_each_and_refu
     def submit(attempt: tuple[TestClient, dict[str, object]]) -> tuple[int, httpx.Response]:
         client, body = attempt
         start.wait()
-        answer = server.post(
-            f"/sessions/{session['id']}/applications",
-            json=body,
-            headers={"Authorization": client.headers["Authorization"]},
-        )
-        return client.user["id"], answer
+        return client.user["id"], _apply_through(server, session["id"], client, body)
 
     with ThreadPoolExecutor(len(attempts)) as racers:
         answers = list(racers.map(submit, attempts))
@@ -117,51 +133,28 @@ def test_quote_issues_racing_on_the_servers_loop_are_numbered_once_each_without_
 
 
 def test_write_connections_postgresql_dropped_are_replaced_before_a_submission_meets_them(
-    server: TestClient, make_user: UserFactory, secretariat: TestClient, database_url: str
+    server: TestClient, make_user: UserFactory, secretariat: TestClient, postgresql_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to drop connections")
     session = published_session(secretariat)
     first, second = make_user("applicant"), make_user("applicant")
-
-    def submit(client: TestClient) -> httpx.Response:
-        return server.post(
-            f"/sessions/{session['id']}/applications",
-            json=application_payload(),
-            headers={"Authorization": client.headers["Authorization"]},
-        )
-
-    assert submit(first).status_code == 201
-    # As a restart of PostgreSQL does: every connection of the hot writes is closed under them.
-    with _admin_connection(database_url) as admin:
-        dropped = admin.execute(
-            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND application_name = %s",
-            (WRITE_CONNECTIONS_NAME,),
-        ).fetchone()
-    assert dropped is not None and dropped[0] >= 1
-    answer = submit(second)
+    assert _apply_through(server, session["id"], first).status_code == 201
+    assert _write_connections(postgresql_url, terminate=True) >= 1
+    answer = _apply_through(server, session["id"], second)
     assert answer.status_code == 201, answer.text
     assert second.get(f"/applications/{answer.json()['id']}").status_code == 200
 
 
 def test_the_lifespans_end_closes_the_write_connections(
-    app: FastAPI, applicant: TestClient, secretariat: TestClient, database_url: str
+    app: FastAPI, applicant: TestClient, secretariat: TestClient, postgresql_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no connections to count")
     session = published_session(secretariat)
     with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server:
-        answer = server.post(
-            f"/sessions/{session['id']}/applications",
-            json=application_payload(),
-            headers={"Authorization": applicant.headers["Authorization"]},
-        )
+        answer = _apply_through(server, session["id"], applicant)
         assert answer.status_code == 201, answer.text
-        assert _write_connections(database_url) >= 1
+        assert _write_connections(postgresql_url) >= 1
     # Closed from the client's side: PostgreSQL's backends then end on their own, a moment later.
     deadline = time.monotonic() + 10
-    while _write_connections(database_url) and time.monotonic() < deadline:
+    while _write_connections(postgresql_url) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _write_connections(database_url) == 0
+    assert _write_connections(postgresql_url) == 0
     assert applicant.get(f"/applications/{answer.json()['id']}").status_code == 200
