@@ -4,7 +4,8 @@ In a client's context the lifespan ran, so its loop is the server's: on PostgreS
 there on asynchronous connections of their own (`HotWrites`, api/db.py), first come first served;
 on SQLite, and through clients outside a lifespan (the rest of the suite), on write threads. The
 rules must hold the same on both paths: one live application per applicant under a race, every
-refusal rolled back, quote numbers without gaps, and a dropped connection never met by a request.
+refusal rolled back, quote numbers without gaps, a dropped connection never met by a request, and
+a database that refuses connections answered 503 with nothing changed.
 """
 
 import threading
@@ -14,12 +15,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
 from api.db import WRITE_CONNECTIONS_NAME
-from tests.conftest import UserFactory, _admin_connection
+from tests.conftest import UserFactory, _admin_connection, _with_database
 from tests.factories import application_payload, insert_application, published_session
 
 APPLICANTS = 6
@@ -41,15 +44,19 @@ def postgresql_url(database_url: str) -> str:
     return database_url
 
 
+def _server_connection(database_url: str) -> psycopg.Connection:
+    """A connection to PostgreSQL's own database, from which this test's database can be altered."""
+    return _admin_connection(_with_database(database_url, "postgres"))
+
+
 def _write_connections(database_url: str, *, terminate: bool = False) -> int:
     """How many connections of the hot writes PostgreSQL has open on this test's database; with
     `terminate`, each is first closed under them, as a restart of PostgreSQL does."""
     counted = "count(*) FILTER (WHERE pg_terminate_backend(pid))" if terminate else "count(*)"
-    with _admin_connection(database_url) as admin:
+    with _server_connection(database_url) as admin:
         row = admin.execute(
-            f"SELECT {counted} FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name = %s",
-            (WRITE_CONNECTIONS_NAME,),
+            f"SELECT {counted} FROM pg_stat_activity WHERE datname = %s AND application_name = %s",
+            (make_url(database_url).database, WRITE_CONNECTIONS_NAME),
         ).fetchone()
     assert row is not None
     return int(row[0])
@@ -158,3 +165,29 @@ def test_the_lifespans_end_closes_the_write_connections(
         time.sleep(0.02)
     assert _write_connections(postgresql_url) == 0
     assert applicant.get(f"/applications/{answer.json()['id']}").status_code == 200
+
+
+def test_a_quote_issue_while_postgresql_refuses_connections_is_503_and_changes_nothing(
+    app: FastAPI, server: TestClient, secretariat: TestClient, applicant: TestClient, postgresql_url: str
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(app, session_id=session["id"], applicant_id=applicant.user["id"])
+    first, second = (secretariat.post(f"/applications/{application_id}/quotes").json() for _ in range(2))
+    as_secretariat = {"Authorization": secretariat.headers["Authorization"]}
+    assert server.post(f"/quotes/{first['id']}/issue", headers=as_secretariat).status_code == 200
+    database = make_url(postgresql_url).database
+    with _server_connection(postgresql_url) as admin:
+        # The write connections are gone and no new one is let in; the credential's reads still are.
+        admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS false')
+        try:
+            assert _write_connections(postgresql_url, terminate=True) >= 1
+            refused = server.post(f"/quotes/{second['id']}/issue", headers=as_secretariat)
+        finally:
+            admin.execute(f'ALTER DATABASE "{database}" ALLOW_CONNECTIONS true')
+    assert refused.status_code == 503, refused.text
+    assert refused.json()["code"] == "database_unavailable"
+    assert secretariat.get(f"/quotes/{second['id']}").json() == second
+    # Once PostgreSQL takes connections again, the next issue numbers the quote after the first.
+    issued = server.post(f"/quotes/{second['id']}/issue", headers=as_secretariat)
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["number"].endswith("-0002")
