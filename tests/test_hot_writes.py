@@ -73,6 +73,12 @@ def _apply_through(
     )
 
 
+def _issue_through(server: TestClient, quote_id: int, caller: TestClient | None) -> httpx.Response:
+    """`caller` (None: nobody) issues the quote through the server's loop."""
+    headers = {} if caller is None else {"Authorization": caller.headers["Authorization"]}
+    return server.post(f"/quotes/{quote_id}/issue", headers=headers)
+
+
 def test_applicants_racing_on_the_servers_loop_get_one_application_each_and_refusals_store_nothing(
     server: TestClient, make_user: UserFactory, secretariat: TestClient, database_url: str
 ) -> None:
@@ -191,3 +197,34 @@ def test_a_quote_issue_while_postgresql_refuses_connections_is_503_and_changes_n
     issued = server.post(f"/quotes/{second['id']}/issue", headers=as_secretariat)
     assert issued.status_code == 200, issued.text
     assert issued.json()["number"].endswith("-0002")
+
+
+def test_roles_refused_on_the_servers_loop_are_refused_as_elsewhere_and_change_nothing(
+    app: FastAPI, server: TestClient, make_user: UserFactory, secretariat: TestClient, applicant: TestClient
+) -> None:
+    session = published_session(secretariat)
+    trainer, stranger = make_user("trainer"), make_user("applicant")
+    # A trainer does not apply; the secretariat records paper files, not online applications.
+    assert _apply_through(server, session["id"], trainer).json()["code"] == "forbidden"
+    refused = _apply_through(server, session["id"], secretariat)
+    assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+    listed = secretariat.get("/applications", params={"session_id": session["id"]}).json()
+    assert listed["total"] == 0
+    application_id = insert_application(app, session_id=session["id"], applicant_id=applicant.user["id"])
+    draft = secretariat.post(f"/applications/{application_id}/quotes").json()
+    outcomes = {
+        # Its owner may read the quote but not issue it; anyone else's is not found; no token, 401.
+        "owner": _issue_through(server, draft["id"], applicant),
+        "stranger": _issue_through(server, draft["id"], stranger),
+        "trainer": _issue_through(server, draft["id"], trainer),
+        "anonymous": _issue_through(server, draft["id"], None),
+    }
+    assert {who: (a.status_code, a.json()["code"]) for who, a in outcomes.items()} == {
+        "owner": (403, "forbidden"),
+        "stranger": (404, "not_found"),
+        "trainer": (404, "not_found"),
+        "anonymous": (401, "unauthorized"),
+    }
+    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
+    issued = _issue_through(server, draft["id"], secretariat)
+    assert issued.status_code == 200 and issued.json()["number"].endswith("-0001"), issued.text
