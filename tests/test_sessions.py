@@ -573,6 +573,42 @@ def test_patch_to_a_slug_in_use_is_slug_taken(secretariat):
     assert detail(secretariat, session["id"])["slug"] == session["slug"]
 
 
+@pytest.mark.parametrize("length", [121, 200])
+def test_patching_a_city_longer_than_its_column_is_a_validation_error(secretariat, length):
+    session = published_session(secretariat)
+    before = detail(secretariat, session["id"])
+
+    answer = secretariat.patch(f"/sessions/{session['id']}", json={"city": "V" * length})
+
+    assert_invalid(answer, "body", "city")
+    assert detail(secretariat, session["id"]) == before
+
+
+def test_creating_a_session_with_a_city_longer_than_its_column_is_a_validation_error(secretariat):
+    assert_invalid(secretariat.post("/sessions", json=session_payload(city="V" * 121)), "body", "city")
+    assert secretariat.get("/sessions").json()["total"] == 0
+
+
+def test_a_city_as_long_as_its_column_is_kept_whole(anonymous, secretariat):
+    city = "Saint-Rémy-" + "é" * 109
+    session = published_session(secretariat, city=city)
+    assert detail(anonymous, session["id"])["city"] == city
+
+    answer = secretariat.patch(f"/sessions/{session['id']}", json={"city": city[::-1]})
+
+    assert answer.status_code == 200, answer.text
+    assert detail(anonymous, session["id"])["city"] == city[::-1]
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_a_long_city_from_another_role_is_still_forbidden(request, secretariat, role):
+    client = request.getfixturevalue(role)
+    session = published_session(secretariat)
+
+    assert_problem(client.patch(f"/sessions/{session['id']}", json={"city": "V" * 200}), 403, "forbidden")
+    assert detail(secretariat, session["id"])["city"] == session["city"]
+
+
 @pytest.mark.parametrize("role", ["applicant", "trainer"])
 def test_public_cannot_patch_a_published_session_and_cannot_see_a_draft(request, secretariat, role):
     client = request.getfixturevalue(role)
