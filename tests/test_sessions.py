@@ -399,6 +399,17 @@ def test_sessions_with_the_same_title_get_different_slugs(secretariat):
     assert detail(secretariat, second["slug"])["id"] == second["id"]
 
 
+@pytest.mark.parametrize("title", ["€" * 200, "ﬃ " * 100, "Œuvre ß " * 25])
+def test_a_slug_made_from_the_longest_title_fits_its_column(anonymous, secretariat, title):
+    # Transliteration lengthens ("€" -> "eur"); the slug column keeps 120 characters.
+    first = published_session(secretariat, title=title)
+    second = published_session(secretariat, title=title)
+    for session in (first, second):
+        assert 0 < len(session["slug"]) <= 120
+        assert detail(anonymous, session["slug"])["id"] == session["id"]
+    assert first["slug"] != second["slug"]
+
+
 def test_explicit_slug_is_kept_and_a_duplicate_is_slug_taken(secretariat):
     assert create_session(secretariat, slug="printemps-2027")["slug"] == "printemps-2027"
     answer = secretariat.post("/sessions", json=session_payload(slug="printemps-2027", title="Autre"))
