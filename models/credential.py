@@ -1,13 +1,16 @@
 """What proves who a caller is: refresh tokens, API keys, and the record of login attempts."""
 
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, field_validator
+from pydantic import AwareDatetime, StringConstraints, field_validator
 from sqlmodel import Field, SQLModel
 
-from models.base import Label, OpaqueToken, UTCDateTime, with_examples
+from models.base import NO_NUL, OpaqueToken, UTCDateTime, with_examples
 from models.user import Role
+
+# The column's length, and so the longest name a request may give.
+API_KEY_NAME_MAX_LENGTH = 100
 
 
 class RefreshFamily(SQLModel, table=True):
@@ -44,7 +47,7 @@ class ApiKey(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
-    name: str = Field(max_length=100)
+    name: str = Field(max_length=API_KEY_NAME_MAX_LENGTH)
     role: str = Field(max_length=20)
     key_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)
@@ -92,7 +95,7 @@ class ApiKeyCreate(SQLModel):
         {"name": "export comptable", "role": "secretariat", "expires_at": "2027-06-30T00:00:00+02:00"}
     )
 
-    name: Label
+    name: Annotated[str, StringConstraints(min_length=1, max_length=API_KEY_NAME_MAX_LENGTH, pattern=NO_NUL)]
     role: Role
     expires_at: AwareDatetime = Field(description="When the key stops working: a year ahead at most")
 

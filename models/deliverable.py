@@ -4,7 +4,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AnyUrl, PlainSerializer, StringConstraints, UrlConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AnyUrl,
+    PlainSerializer,
+    StringConstraints,
+    UrlConstraints,
+    WithJsonSchema,
+)
 from sqlalchemy import JSON, Column, Numeric, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
@@ -80,12 +87,24 @@ Score = Annotated[
     ),
 ]
 MaxScore = Annotated[int, Field(ge=1, le=1000)]
+# The length of deliverable.url.
+URL_MAX_LENGTH = 2000
+
+
+def _fits_its_column(url: AnyUrl) -> AnyUrl:
+    # Checked once encoded: "é" is stored as "%C3%A9", six characters for one sent.
+    if len(str(url)) > URL_MAX_LENGTH:
+        raise ValueError(f"the URL is longer than {URL_MAX_LENGTH} characters once encoded")
+    return url
+
+
 HttpUrl = Annotated[
     AnyUrl,
-    UrlConstraints(max_length=2000, allowed_schemes=["http", "https"]),
+    UrlConstraints(max_length=URL_MAX_LENGTH, allowed_schemes=["http", "https"]),
+    AfterValidator(_fits_its_column),
     PlainSerializer(str, return_type=str),
     WithJsonSchema(
-        {"type": "string", "format": "uri", "maxLength": 2000, "examples": ["https://example.org"]}
+        {"type": "string", "format": "uri", "maxLength": URL_MAX_LENGTH, "examples": ["https://example.org"]}
     ),
 ]
 ApplicationIdRef = Annotated[int, Field(ge=1, le=MAX_INT)]

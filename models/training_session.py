@@ -29,6 +29,7 @@ Slug = Annotated[
         min_length=1, max_length=120, pattern=r"^(?:[0-9]+-)*[0-9]*[a-z][a-z0-9]*(?:-[a-z0-9]+)*$"
     ),
 ]
+City = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=NO_NUL)]
 ListItem = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
 Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+().\- ]*$")]
 Capacity = Annotated[int, Field(ge=1, le=10_000)]
@@ -158,7 +159,7 @@ class TrainingSessionCreate(SQLModel):
     daily_end_time: ClockTime = Field(default=time(17, 30), description="Europe/Paris")
     days: Days | None = Field(default=None, description="Calendar days from start to end when omitted")
     hours: Hours
-    city: Label
+    city: City
     venue: Label | Literal[""] = ""
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = ""
     capacity: Capacity
@@ -191,7 +192,7 @@ class TrainingSessionUpdate(SQLModel):
     daily_end_time: ClockTime = Field(default=None)
     days: Days = Field(default=None)
     hours: Hours = Field(default=None)
-    city: Label = Field(default=None)
+    city: City = Field(default=None)
     venue: Label | Literal[""] = Field(default=None)
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = Field(default=None)
     capacity: Capacity = Field(default=None)

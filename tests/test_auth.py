@@ -646,6 +646,41 @@ def test_api_key_request_must_be_complete_and_valid(secretariat: TestClient, bod
     assert_problem(secretariat.post("/auth/api-keys", json=body), 422, "validation_error")
 
 
+@pytest.mark.parametrize("length", [101, 150, 200])
+def test_an_api_key_name_longer_than_its_column_is_a_validation_error(
+    secretariat: TestClient, length: int
+) -> None:
+    body = {"name": "n" * length, "role": "trainer", "expires_at": (START + timedelta(days=30)).isoformat()}
+
+    answer = secretariat.post("/auth/api-keys", json=body)
+
+    problem = assert_problem(answer, 422, "validation_error")
+    assert any(error["loc"] == ["body", "name"] for error in problem["errors"]), problem["errors"]
+    listing = secretariat.get("/auth/api-keys", params={"include_revoked": "true"})
+    assert listing.json()["items"] == []
+
+
+def test_an_api_key_name_as_long_as_its_column_is_kept_whole(secretariat: TestClient) -> None:
+    name = "é" * 100
+    body = {"name": name, "role": "trainer", "expires_at": (START + timedelta(days=30)).isoformat()}
+
+    answer = secretariat.post("/auth/api-keys", json=body)
+
+    assert answer.status_code == 201, answer.text
+    assert secretariat.get(f"/auth/api-keys/{answer.json()['id']}").json()["name"] == name
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_a_long_api_key_name_from_another_role_is_still_forbidden(
+    request: pytest.FixtureRequest, secretariat: TestClient, role: str
+) -> None:
+    client: TestClient = request.getfixturevalue(role)
+    body = {"name": "n" * 150, "role": "trainer", "expires_at": (START + timedelta(days=30)).isoformat()}
+
+    assert_problem(client.post("/auth/api-keys", json=body), 403, "forbidden")
+    assert secretariat.get("/auth/api-keys", params={"include_revoked": "true"}).json()["items"] == []
+
+
 @pytest.mark.parametrize("role", ["applicant", "trainer"])
 def test_only_the_secretariat_manages_api_keys(
     request: pytest.FixtureRequest, secretariat: TestClient, role: str

@@ -111,6 +111,34 @@ def test_the_url_is_an_http_address_of_bounded_length(cohort: Cohort, url: str) 
     assert_problem(_create(cohort.trainer, cohort, url=url), 422, "validation_error")
 
 
+def test_a_url_longer_than_its_column_once_encoded_is_a_validation_error(cohort: Cohort) -> None:
+    # 350 characters as sent, 2,018 once "é" is percent-encoded: the column keeps 2,000.
+    url = "https://e.org/" + "é" * 334
+
+    answer = _create(cohort.trainer, cohort, url=url)
+
+    problem = assert_problem(answer, 422, "validation_error")
+    assert any(error["loc"][:2] == ["body", "url"] for error in problem["errors"]), problem["errors"]
+    for client in (cohort.trainer, cohort.secretariat):
+        assert client.get(f"/sessions/{cohort.session['id']}/deliverables").json()["items"] == []
+
+
+def test_a_url_that_fits_its_column_once_encoded_is_kept_encoded(cohort: Cohort) -> None:
+    url = "https://e.org/" + "é" * 331  # 2,000 characters once encoded
+
+    answer = _create(cohort.trainer, cohort, url=url)
+
+    assert answer.status_code == 201, answer.text
+    stored = cohort.secretariat.get(f"/deliverables/{answer.json()['id']}").json()["url"]
+    assert stored == "https://e.org/" + "%C3%A9" * 331
+
+
+@pytest.mark.parametrize("who", ["other_trainer", "member", "candidate"])
+def test_a_long_url_from_someone_who_may_not_create_is_still_not_found(cohort: Cohort, who: str) -> None:
+    assert_problem(_create(getattr(cohort, who), cohort, url="https://e.org/" + "é" * 334), 404, "not_found")
+    assert cohort.secretariat.get(f"/sessions/{cohort.session['id']}/deliverables").json()["items"] == []
+
+
 # Reading
 
 

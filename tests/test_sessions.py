@@ -399,6 +399,17 @@ def test_sessions_with_the_same_title_get_different_slugs(secretariat):
     assert detail(secretariat, second["slug"])["id"] == second["id"]
 
 
+@pytest.mark.parametrize("title", ["€" * 200, "ﬃ " * 100, "Œuvre ß " * 25])
+def test_a_slug_made_from_the_longest_title_fits_its_column(anonymous, secretariat, title):
+    # Transliteration lengthens ("€" -> "eur"); the slug column keeps 120 characters.
+    first = published_session(secretariat, title=title)
+    second = published_session(secretariat, title=title)
+    for session in (first, second):
+        assert 0 < len(session["slug"]) <= 120
+        assert detail(anonymous, session["slug"])["id"] == session["id"]
+    assert first["slug"] != second["slug"]
+
+
 def test_explicit_slug_is_kept_and_a_duplicate_is_slug_taken(secretariat):
     assert create_session(secretariat, slug="printemps-2027")["slug"] == "printemps-2027"
     answer = secretariat.post("/sessions", json=session_payload(slug="printemps-2027", title="Autre"))
@@ -571,6 +582,42 @@ def test_patch_to_a_slug_in_use_is_slug_taken(secretariat):
         secretariat.patch(f"/sessions/{session['id']}", json={"slug": "occupe"}), 409, "slug_taken"
     )
     assert detail(secretariat, session["id"])["slug"] == session["slug"]
+
+
+@pytest.mark.parametrize("length", [121, 200])
+def test_patching_a_city_longer_than_its_column_is_a_validation_error(secretariat, length):
+    session = published_session(secretariat)
+    before = detail(secretariat, session["id"])
+
+    answer = secretariat.patch(f"/sessions/{session['id']}", json={"city": "V" * length})
+
+    assert_invalid(answer, "body", "city")
+    assert detail(secretariat, session["id"]) == before
+
+
+def test_creating_a_session_with_a_city_longer_than_its_column_is_a_validation_error(secretariat):
+    assert_invalid(secretariat.post("/sessions", json=session_payload(city="V" * 121)), "body", "city")
+    assert secretariat.get("/sessions").json()["total"] == 0
+
+
+def test_a_city_as_long_as_its_column_is_kept_whole(anonymous, secretariat):
+    city = "Saint-Rémy-" + "é" * 109
+    session = published_session(secretariat, city=city)
+    assert detail(anonymous, session["id"])["city"] == city
+
+    answer = secretariat.patch(f"/sessions/{session['id']}", json={"city": city[::-1]})
+
+    assert answer.status_code == 200, answer.text
+    assert detail(anonymous, session["id"])["city"] == city[::-1]
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_a_long_city_from_another_role_is_still_forbidden(request, secretariat, role):
+    client = request.getfixturevalue(role)
+    session = published_session(secretariat)
+
+    assert_problem(client.patch(f"/sessions/{session['id']}", json={"city": "V" * 200}), 403, "forbidden")
+    assert detail(secretariat, session["id"])["city"] == session["city"]
 
 
 @pytest.mark.parametrize("role", ["applicant", "trainer"])
