@@ -221,10 +221,8 @@ def submit_application(
 ) -> ApplicationPublic:
     """A new `submitted` application: online by an applicant, or a paper file recorded by the
     secretariat for an applicant's account; answered as its owner reads it."""
-    # Drafts are the secretariat's; a cancelled or completed session is known but not open.
-    session = find_session_admission(db, session_ref)
-    if session.status == SessionStatus.draft and not actor.is_secretariat:
-        raise NotFound("No training session with this id or slug.")
+    # 404 for a session the caller may not see (a draft, a cancelled one), as for one that does not exist.
+    session = find_session_admission(db, session_ref, include_private=actor.is_secretariat)
     today = paris_today(now)
     if isinstance(data, PaperApplicationCreate):
         if not actor.is_secretariat:
