@@ -45,7 +45,9 @@ router = APIRouter(tags=["applications"], route_class=BoundedBodyRoute)
     response_model=ApplicationPublic,
     summary="Apply to a training session (online, or a paper file recorded by the secretariat)",
     description="An applicant applies online while the session is published, until its deadline "
-    'day (Europe/Paris) included. The secretariat records a paper file with `channel: "paper"`, '
+    "day (Europe/Paris) included; a session it cannot see (a draft, a cancelled one) is not found, "
+    "exactly as one that does not exist. "
+    'The secretariat records a paper file with `channel: "paper"`, '
     "`applicant_id` and `postmarked_on`: it is on time when the postmark is on or before the "
     "deadline, whatever today is, and it is accepted while the session is published or closed, "
     "since a file posted on time may arrive after applications closed. A postmark later than "
@@ -149,7 +151,9 @@ def update_application(
     summary="Accept, reject or waitlist an application",
     description="From `submitted`: accepted, rejected or waitlisted; from `waitlisted`: accepted or "
     "rejected. Accepting past the session's capacity is `session_full`, however many decisions "
-    "race. Waitlisting appends to the waiting list; leaving it moves those behind up.",
+    "race. Waitlisting appends to the waiting list; leaving it moves those behind up. Once the "
+    "session has started (its first day, Europe/Paris, or completed), accepting a waitlisted "
+    "application is `invalid_transition`. A cancelled session takes no decision (`session_not_open`).",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def decide_application(
@@ -165,8 +169,10 @@ def decide_application(
     "/applications/{application_id}/withdraw",
     response_model=ApplicationPublic,
     summary="Withdraw an application",
-    description="By its applicant or the secretariat, while submitted, accepted or waitlisted. The "
-    "seat of an accepted application goes at once to the first of the waiting list.",
+    description="By its applicant or the secretariat, while submitted, accepted or waitlisted, until "
+    "the session starts: from its first day (Europe/Paris), or once completed, it is "
+    "`invalid_transition`, and in a cancelled session `session_not_open`. The seat of an accepted "
+    "application goes at once to the first of the waiting list.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def withdraw_application(

@@ -166,7 +166,7 @@ def test_optional_fields_take_their_defaults(applicant, season):
     assert body["billing"] == {"name": "", "organisation": "", "address": "", "email": ""}
 
 
-@pytest.mark.parametrize("walk", [["close"], ["cancel"], ["close", "complete"]], ids=lambda w: w[-1])
+@pytest.mark.parametrize("walk", [["close"], ["close", "complete"]], ids=lambda w: w[-1])
 def test_applying_to_a_session_that_is_not_published_is_session_not_open(applicant, secretariat, walk):
     session = published_session(secretariat)
     for action in walk:
@@ -179,6 +179,36 @@ def test_a_draft_session_is_not_found_for_applicants(applicant, secretariat):
     draft = create_session(secretariat)
     answer = applicant.post(f"/sessions/{draft['id']}/applications", json=application_payload())
     assert_problem(answer, 404, "not_found")
+
+
+# Answers that differ from one request to the next, whatever the session.
+PER_REQUEST_HEADERS = frozenset({"date", "x-request-id"})
+
+
+def as_seen(answer: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    """What a prober compares: status, headers (those of every request aside) and body."""
+    headers = {name: value for name, value in answer.headers.items() if name not in PER_REQUEST_HEADERS}
+    return answer.status_code, headers, answer.content
+
+
+@pytest.mark.parametrize("walk", [[], ["publish", "cancel"], ["publish", "close", "cancel"]], ids=str)
+@pytest.mark.parametrize("by", ["id", "slug"])
+def test_applying_to_a_session_the_caller_cannot_see_is_not_found_like_an_unknown_one(
+    make_user, applicant, trainer, secretariat, walk, by
+):
+    session = create_session(secretariat)
+    for action in walk:
+        assert secretariat.post(f"/sessions/{session['id']}/{action}").status_code == 200
+    ref, unknown = (session["id"], 999_999) if by == "id" else (session["slug"], "no-such-session")
+    assert_problem(applicant.get(f"/sessions/{ref}"), 404, "not_found")
+    for caller in (applicant, trainer):
+        hidden = caller.post(f"/sessions/{ref}/applications", json=application_payload())
+        assert_problem(hidden, 404, "not_found")
+        absent = caller.post(f"/sessions/{unknown}/applications", json=application_payload())
+        assert as_seen(hidden) == as_seen(absent)
+    assert applicant.get("/applications").json()["total"] == 0
+    listed = secretariat.get("/applications", params={"session_id": session["id"]}).json()
+    assert listed["total"] == 0
 
 
 @pytest.mark.parametrize("ref", ["999999", "no-such-session", "2147483648"])
@@ -881,6 +911,135 @@ def test_the_owner_withdraws_a_live_application(applicant, secretariat, season, 
 def test_withdrawing_a_rejected_or_withdrawn_application_is_invalid_transition(secretariat, season, state):
     application = season.in_state(state)
     assert_problem(secretariat.post(f"/applications/{application['id']}/withdraw"), 409, "invalid_transition")
+
+
+# The session's own life: no withdrawal nor promotion once it has started, nothing once cancelled
+
+FIRST_DAY = "2027-03-08"  # the factories' session runs from this Monday
+
+
+def unchanged_view(secretariat: TestClient, session_id: int, *applications: dict[str, Any]) -> Any:
+    """What a refusal must leave as it was: each application, its history, and the seats left."""
+    return (
+        [read(secretariat, application["id"]) for application in applications],
+        [events(secretariat, application["id"]) for application in applications],
+        seats(secretariat, session_id),
+    )
+
+
+def in_state(secretariat: TestClient, applicant: TestClient, session_id: int, state: str) -> dict[str, Any]:
+    """`applicant`'s own online application, taken to `state` by the secretariat."""
+    application = apply(applicant, session_id)
+    return application if state == "submitted" else decided(secretariat, application["id"], state)
+
+
+@pytest.mark.parametrize("state", ["submitted", "accepted", "waitlisted"])
+@pytest.mark.parametrize("who", ["owner", "secretariat"])
+def test_withdrawing_from_a_started_session_is_invalid_transition(
+    app, applicant, secretariat, clock, who, state
+):
+    season = Season(app, secretariat, clock, capacity=1)
+    if state != "accepted":
+        season.in_state("accepted")
+    mine = in_state(secretariat, applicant, season.id, state)
+    waiting = season.in_state("waitlisted")
+    move_clock(clock, paris_moment(FIRST_DAY, 0, 0), applicant, secretariat)
+    before = unchanged_view(secretariat, season.id, mine, waiting)
+    caller = applicant if who == "owner" else secretariat
+    assert_problem(caller.post(f"/applications/{mine['id']}/withdraw"), 409, "invalid_transition")
+    assert unchanged_view(secretariat, season.id, mine, waiting) == before
+
+
+def test_withdrawing_on_the_eve_of_the_first_day_in_paris_still_promotes_the_first_waitlisted(
+    app, applicant, secretariat, clock
+):
+    season = Season(app, secretariat, clock, capacity=1)
+    mine = in_state(secretariat, applicant, season.id, "accepted")
+    waiting = season.in_state("waitlisted")
+    move_clock(clock, paris_moment("2027-03-07", 23, 59), applicant, secretariat)
+    assert applicant.post(f"/applications/{mine['id']}/withdraw").status_code == 200
+    assert read(secretariat, waiting["id"])["status"] == "accepted"
+
+
+@pytest.mark.parametrize("when", ["after_the_week", "completed_before_its_dates"])
+def test_withdrawing_from_a_completed_session_is_invalid_transition_and_promotes_nobody(
+    app, applicant, secretariat, clock, when
+):
+    season = Season(app, secretariat, clock, capacity=1)
+    trainee = in_state(secretariat, applicant, season.id, "accepted")
+    waiting = season.in_state("waitlisted")
+    if when == "after_the_week":
+        move_clock(clock, paris_moment("2027-03-14", 10), applicant, secretariat)
+    for action in ("close", "complete"):
+        assert secretariat.post(f"/sessions/{season.id}/{action}").status_code == 200
+    assert secretariat.post(f"/applications/{trainee['id']}/certificate").status_code == 201
+    before = unchanged_view(secretariat, season.id, trainee, waiting)
+    for caller in (applicant, secretariat):
+        assert_problem(caller.post(f"/applications/{trainee['id']}/withdraw"), 409, "invalid_transition")
+    assert unchanged_view(secretariat, season.id, trainee, waiting) == before
+    # The waiting list never attended: no certificate for it.
+    assert_problem(secretariat.post(f"/applications/{waiting['id']}/certificate"), 409, "not_eligible")
+
+
+@pytest.mark.parametrize("when", ["first_day", "completed_before_its_dates"])
+def test_accepting_a_waitlisted_application_into_a_started_session_is_invalid_transition(
+    app, secretariat, clock, when
+):
+    season = Season(app, secretariat, clock, capacity=3)
+    season.in_state("accepted")
+    waiting = season.in_state("waitlisted")
+    late_file = season.in_state("submitted")
+    if when == "first_day":
+        move_clock(clock, paris_moment(FIRST_DAY, 0, 0), secretariat)
+    else:
+        for action in ("close", "complete"):
+            assert secretariat.post(f"/sessions/{season.id}/{action}").status_code == 200
+    before = unchanged_view(secretariat, season.id, waiting)
+    assert_problem(decide(secretariat, waiting["id"], "accepted"), 409, "invalid_transition")
+    assert unchanged_view(secretariat, season.id, waiting) == before
+    # The waiting list may still be cleared, and a file never waitlisted still decided.
+    assert decided(secretariat, waiting["id"], "rejected")["waitlist_position"] is None
+    assert decided(secretariat, late_file["id"], "accepted")["status"] == "accepted"
+
+
+CANCELLED_DECISIONS = [
+    pytest.param(state, decision, id=f"{state}-{decision}")
+    for state, decision in [
+        ("submitted", "accepted"),
+        ("submitted", "rejected"),
+        ("submitted", "waitlisted"),
+        ("waitlisted", "accepted"),
+        ("waitlisted", "rejected"),
+    ]
+]
+
+
+@pytest.mark.parametrize(("state", "decision"), CANCELLED_DECISIONS)
+def test_a_cancelled_session_takes_no_decision_it_is_session_not_open(
+    applicant, secretariat, season, state, decision
+):
+    application = in_state(secretariat, applicant, season.id, state)
+    assert secretariat.post(f"/sessions/{season.id}/cancel").status_code == 200
+    before = unchanged_view(secretariat, season.id, application)
+    assert_problem(decide(secretariat, application["id"], decision), 409, "session_not_open")
+    # Its owner may read it but never decides: 403, as in any session.
+    assert_problem(decide(applicant, application["id"], decision), 403, "forbidden")
+    assert unchanged_view(secretariat, season.id, application) == before
+
+
+@pytest.mark.parametrize("state", ["submitted", "accepted", "waitlisted"])
+def test_withdrawing_from_a_cancelled_session_is_session_not_open(
+    make_user, applicant, secretariat, season, state
+):
+    application = in_state(secretariat, applicant, season.id, state)
+    waiting = season.in_state("waitlisted")
+    assert secretariat.post(f"/sessions/{season.id}/cancel").status_code == 200
+    before = unchanged_view(secretariat, season.id, application, waiting)
+    for caller in (applicant, secretariat):
+        assert_problem(caller.post(f"/applications/{application['id']}/withdraw"), 409, "session_not_open")
+    stranger = make_user(Role.applicant)
+    assert_problem(stranger.post(f"/applications/{application['id']}/withdraw"), 404, "not_found")
+    assert unchanged_view(secretariat, season.id, application, waiting) == before
 
 
 # Discount decisions

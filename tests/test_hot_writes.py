@@ -23,7 +23,13 @@ from sqlalchemy import make_url
 
 from api.db import WRITE_CONNECTIONS_NAME
 from tests.conftest import UserFactory, _admin_connection, _with_database
-from tests.factories import application_payload, insert_application, published_session
+from tests.factories import (
+    application_payload,
+    insert_application,
+    paper_payload,
+    published_session,
+    session_payload,
+)
 
 APPLICANTS = 6
 TRIES = 4
@@ -63,7 +69,7 @@ def _write_connections(database_url: str, *, terminate: bool = False) -> int:
 
 
 def _apply_through(
-    server: TestClient, session_id: int, applicant: TestClient, body: dict[str, object] | None = None
+    server: TestClient, session_id: int | str, applicant: TestClient, body: dict[str, object] | None = None
 ) -> httpx.Response:
     """`applicant` applies to the session through the server's loop."""
     return server.post(
@@ -71,6 +77,12 @@ def _apply_through(
         json=body or application_payload(),
         headers={"Authorization": applicant.headers["Authorization"]},
     )
+
+
+def _as_seen(answer: httpx.Response) -> tuple[int, dict[str, str], bytes]:
+    """What a prober compares: status, headers (but the request's own id and date) and body."""
+    headers = {name: value for name, value in answer.headers.items() if name not in {"date", "x-request-id"}}
+    return answer.status_code, headers, answer.content
 
 
 def _issue_through(server: TestClient, quote_id: int, caller: TestClient | None) -> httpx.Response:
@@ -228,3 +240,25 @@ def test_roles_refused_on_the_servers_loop_are_refused_as_elsewhere_and_change_n
     assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
     issued = _issue_through(server, draft["id"], secretariat)
     assert issued.status_code == 200 and issued.json()["number"].endswith("-0001"), issued.text
+
+
+def test_applying_on_the_servers_loop_to_a_hidden_session_is_not_found_like_an_unknown_one(
+    server: TestClient, secretariat: TestClient, applicant: TestClient, database_url: str
+) -> None:
+    draft = secretariat.post("/sessions", json=session_payload()).json()
+    cancelled = published_session(secretariat)
+    assert secretariat.post(f"/sessions/{cancelled['id']}/cancel").status_code == 200
+    for session in (draft, cancelled):
+        for ref, unknown in ((session["id"], 999_999), (session["slug"], "no-such-session")):
+            hidden = _apply_through(server, ref, applicant)
+            absent = _apply_through(server, unknown, applicant)
+            assert (hidden.status_code, hidden.json()["code"]) == (404, "not_found")
+            assert _as_seen(hidden) == _as_seen(absent)
+    # The secretariat sees the cancelled session: a paper file to it is refused as not open.
+    paper = paper_payload(applicant.user["id"], "2027-01-14")
+    as_secretariat = {"Authorization": secretariat.headers["Authorization"]}
+    refused = server.post(f"/sessions/{cancelled['id']}/applications", json=paper, headers=as_secretariat)
+    assert (refused.status_code, refused.json()["code"]) == (409, "session_not_open")
+    assert secretariat.get("/applications").json()["total"] == 0
+    if database_url.startswith("postgresql"):
+        assert _write_connections(database_url) >= 1, "the submissions ran on the server's loop"

@@ -221,10 +221,8 @@ def submit_application(
 ) -> ApplicationPublic:
     """A new `submitted` application: online by an applicant, or a paper file recorded by the
     secretariat for an applicant's account; answered as its owner reads it."""
-    # Drafts are the secretariat's; a cancelled or completed session is known but not open.
-    session = find_session_admission(db, session_ref)
-    if session.status == SessionStatus.draft and not actor.is_secretariat:
-        raise NotFound("No training session with this id or slug.")
+    # 404 for a session the caller may not see (a draft, a cancelled one), as for one that does not exist.
+    session = find_session_admission(db, session_ref, include_private=actor.is_secretariat)
     today = paris_today(now)
     if isinstance(data, PaperApplicationCreate):
         if not actor.is_secretariat:
@@ -469,11 +467,16 @@ def update_application(
 def decide_application(
     db: Session, actor: Actor, application: Application, decision: Decision, note: str, *, now: datetime
 ) -> Application:
-    """Accept, reject or waitlist; accepting never goes past the session's capacity."""
+    """Accept, reject or waitlist; accepting never goes past the session's capacity, and never takes
+    anyone from the waiting list into a session that has started."""
     session = _lock(db, application)
+    _require_not_cancelled(session)
     if application.status not in DECISIONS[decision]:
         raise InvalidTransition(f"An application that is {application.status} cannot be {decision}.")
     before = ApplicationStatus(application.status)
+    promoted = decision == Decision.accepted and before == ApplicationStatus.waitlisted
+    if promoted and _has_started(session, now=now):
+        raise InvalidTransition("This session has started: nobody is promoted from its waiting list now.")
     if decision == Decision.accepted:
         _take_seat(db, session)
     if before == ApplicationStatus.waitlisted:
@@ -491,10 +494,18 @@ def decide_application(
 def withdraw_application(
     db: Session, actor: Actor, application: Application, *, now: datetime
 ) -> Application:
-    """Withdraw; a seat given back goes at once to the first of the waiting list."""
+    """Withdraw until the session starts; a seat given back goes at once to the first of the waiting
+    list."""
     session = _lock(db, application)
+    _require_not_cancelled(session)
     if application.status not in WITHDRAWABLE:
         raise InvalidTransition(f"An application that is {application.status} cannot be withdrawn.")
+    if _has_started(session, now=now):
+        # A trainee who stops coming shows in the attendance record, not as a withdrawal.
+        raise InvalidTransition(
+            f"This session has started (first day {session.start_date.isoformat()}); an application "
+            "can no longer be withdrawn."
+        )
     before = ApplicationStatus(application.status)
     if before == ApplicationStatus.waitlisted:
         _leave_waiting_list(db, application)
@@ -540,6 +551,17 @@ def _lock(db: Session, application: Application) -> TrainingSession:
     session = find_session(db, str(application.session_id), include_private=True, for_update=True)
     db.refresh(application, with_for_update=True)
     return session
+
+
+def _require_not_cancelled(session: TrainingSession) -> None:
+    """A cancelled session takes no decision and no withdrawal."""
+    if session.status == SessionStatus.cancelled:
+        raise SessionNotOpen("This session is cancelled; its applications no longer change.")
+
+
+def _has_started(session: TrainingSession, *, now: datetime) -> bool:
+    """From its first day (Europe/Paris), or once completed: completing has no date condition."""
+    return session.status == SessionStatus.completed or paris_today(now) >= session.start_date
 
 
 def _take_seat(db: Session, session: TrainingSession) -> None:

@@ -68,6 +68,8 @@ class SessionFilters:
 
 
 def _visible(query: Any, *, include_private: bool) -> Any:
+    """`query` kept to the sessions the caller may see: the public states, unless `include_private`
+    (the secretariat, which sees drafts and cancelled sessions too)."""
     if include_private:
         return query
     return query.where(col(TrainingSession.status).in_([s.value for s in PUBLIC_STATUSES]))
@@ -165,11 +167,11 @@ class SessionAdmission:
     application_deadline: date
 
 
-def find_session_admission(db: Session, id_or_slug: str) -> SessionAdmission:
-    """The admission state of any session, drafts included; otherwise NotFound. Three columns, not
-    the whole row: a submission reads nothing else of the session."""
+def find_session_admission(db: Session, id_or_slug: str, *, include_private: bool) -> SessionAdmission:
+    """The admission state of a session the caller may see, as `find_session` sees it; otherwise
+    NotFound. Three columns, not the whole row: a submission reads nothing else of the session."""
     ref = _session_ref(id_or_slug)
-    query = _ADMISSION_BY_ID if isinstance(ref, int) else _ADMISSION_BY_SLUG
+    query = _admission_by_ref(by_id=isinstance(ref, int), include_private=include_private)
     # On the connection, as Core: the ORM's execution of a column query was a third of its cost.
     row = db.connection().execute(query, {"ref": ref}).first()
     if row is None:
@@ -201,11 +203,14 @@ def _session_by_ref(*, by_id: bool, include_private: bool, for_update: bool, wit
     return query
 
 
-_ADMISSION = select(
-    col(TrainingSession.id), col(TrainingSession.status), col(TrainingSession.application_deadline)
-)
-_ADMISSION_BY_ID = _ADMISSION.where(col(TrainingSession.id) == bindparam("ref"))
-_ADMISSION_BY_SLUG = _ADMISSION.where(col(TrainingSession.slug) == bindparam("ref"))
+@functools.cache
+def _admission_by_ref(*, by_id: bool, include_private: bool) -> Any:
+    """The query of `find_session_admission`, built once per shape, hiding what `_visible` hides."""
+    query = select(
+        col(TrainingSession.id), col(TrainingSession.status), col(TrainingSession.application_deadline)
+    )
+    key = col(TrainingSession.id) if by_id else col(TrainingSession.slug)
+    return _visible(query.where(key == bindparam("ref")), include_private=include_private)
 
 
 def to_public(session: TrainingSession, *, today: date) -> TrainingSessionPublic:
