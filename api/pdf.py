@@ -4,6 +4,7 @@ organisation's identity, the footer, tables, and dates and amounts written the F
 Quotes, attendance sheets and certificates of attendance use it; certificates will too.
 """
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -65,6 +66,10 @@ class Organisation:
             siret=settings.org_siret,
             training_declaration=settings.org_training_declaration,
         )
+
+    def as_issued(self) -> dict[str, str]:
+        """The identity as a document issued now keeps it (`Organisation(**kept)` gives it back)."""
+        return dataclasses.asdict(self)
 
     @property
     def city(self) -> str:

@@ -2,13 +2,14 @@
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import PlainSerializer, WithJsonSchema
-from sqlalchemy import Column, Numeric
+from sqlalchemy import JSON, Column, Numeric
 from sqlmodel import Field, SQLModel
 
 from models.base import UTCDateTime, with_examples
+from models.training_session import SessionAsIssued
 
 
 class Certificate(SQLModel, table=True):
@@ -22,6 +23,28 @@ class Certificate(SQLModel, table=True):
     hours_attended: Decimal = Field(sa_column=Column(Numeric(7, 2), nullable=False))
     issued_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     issued_at: datetime = Field(sa_type=UTCDateTime)
+    # What its PDF and its verification print (CertificateAsIssued), as it was at issue.
+    as_issued: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+
+
+class EvaluationResult(SQLModel):
+    """A published evaluation of a production the trainee belongs to, as a certificate reports it."""
+
+    title: str
+    score: Decimal
+    max_score: int
+
+
+class CertificateAsIssued(SQLModel):
+    """What a certificate prints of its issuer, its trainee, its session and the trainee's results,
+    as they were at issue: a later change of any of them never reaches it."""
+
+    organisation: dict[str, str]
+    trainee_name: str
+    trainee_position: str
+    session: SessionAsIssued
+    objectives: list[str]
+    results: list[EvaluationResult]
 
 
 Hours = Annotated[

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 from models.base import MAX_INT, NO_NUL, UTCDateTime, with_examples
+from models.training_session import SessionAsIssued
 
 
 class QuoteStatus(StrEnum):
@@ -52,6 +53,8 @@ class Quote(SQLModel, table=True):
     vat_rate: str = Field(default="0", max_length=10)
     vat_note: str = Field(default="", sa_column=Column(Text, nullable=False))
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Null while draft; once issued, what its PDF prints beyond its own columns (QuoteAsIssued).
+    as_issued: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     issued_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     valid_until: date | None = None
     accepted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -59,6 +62,13 @@ class Quote(SQLModel, table=True):
     cancelled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class QuoteAsIssued(SQLModel):
+    """What an issued quote prints of its issuer and its session, as they were at issue."""
+
+    organisation: dict[str, str]
+    session: SessionAsIssued
 
 
 class QuoteNumberCounter(SQLModel, table=True):
@@ -85,7 +95,10 @@ class BilledTo(SQLModel):
         }
     )
 
-    name: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] = ""
+    # Someone is billed: a name of spaces is no name.
+    name: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+    ]
     organisation: Annotated[str, StringConstraints(max_length=200, pattern=NO_NUL)] = ""
     address: Annotated[str, StringConstraints(max_length=500, pattern=NO_NUL)] = ""
     email: Annotated[EmailStr, Field(max_length=254)] | Literal[""] = ""

@@ -114,6 +114,23 @@ class TrainingSession(SQLModel, table=True):
     trainers: list[User] = Relationship(link_model=SessionTrainer)
 
 
+class SessionAsIssued(SQLModel):
+    """What a quote or a certificate prints of its session, taken when it is issued: a later change
+    of the session never reaches a document already issued."""
+
+    title: str
+    start_date: date
+    end_date: date
+    days: int
+    hours: int
+    daily_start_time: time
+    daily_end_time: time
+    city: str
+    venue: str
+    address: str
+    price_excludes: list[str]
+
+
 class CatalogueVersion(SQLModel, table=True):
     """One row, bumped in the same transaction as any change the public listing shows."""
 

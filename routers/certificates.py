@@ -35,7 +35,8 @@ CertificateCode = Annotated[
     description="The secretariat, for an accepted application of a completed session (otherwise 409 "
     "`not_eligible`): 201 with the new certificate and a `Location`. A certificate is issued once: asking "
     "again answers 200 with the same one. The hours attended come from the attendance record and are "
-    "frozen at issue. The applicant and the session's trainers get 403; anyone else 404.",
+    "frozen at issue, with everything the certificate prints (the trainee's name, the session, the scores, "
+    "the organisation). The applicant and the session's trainers get 403; anyone else 404.",
     responses={
         200: {"description": "Already issued: the same certificate"},
         **problem_responses(401, 403, 404, 409, 422),
@@ -47,9 +48,10 @@ def issue_certificate(
     response: Response,
     db: DbSession,
     clock: ClockDep,
+    settings: SettingsDep,
 ) -> CertificatePublic:
     certificate, created = certificate_service.issue_certificate(
-        db, application, actor=actor, now=clock.now()
+        db, application, actor=actor, organisation=Organisation.from_settings(settings), now=clock.now()
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     response.headers["Location"] = f"/api/v1/certificates/{certificate.id}"
@@ -59,7 +61,8 @@ def issue_certificate(
 @router.get(
     "/certificates/{certificate_id}/pdf",
     summary="Download a certificate as PDF",
-    description="The attestation de fin de formation, with a QR code of its public verification address. "
+    description="The attestation de fin de formation as issued, with a QR code of its public verification "
+    "address. "
     "The trainee and the secretariat; anyone else gets 404.",
     response_class=Response,
     responses={
@@ -67,10 +70,8 @@ def issue_certificate(
         **problem_responses(401, 404, 422),
     },
 )
-def get_certificate_pdf(certificate: VisibleCertificate, db: DbSession, settings: SettingsDep) -> Response:
-    document = certificate_service.render_certificate_pdf(
-        db, certificate, organisation=Organisation.from_settings(settings), base_url=settings.public_url
-    )
+def get_certificate_pdf(certificate: VisibleCertificate, settings: SettingsDep) -> Response:
+    document = certificate_service.render_certificate_pdf(certificate, base_url=settings.public_url)
     return pdf_download(document, f"attestation-{certificate.id}.pdf")
 
 

@@ -15,7 +15,6 @@ from api.deps import (
     OwnedQuote,
     QuoteId,
     SecretariatQuote,
-    SettingsDep,
     VisibleQuote,
 )
 from api.downloads import PDF_CONTENT, pdf_download
@@ -39,7 +38,8 @@ WHO_SEES = (
     response_model=QuotePublic,
     summary="Ask for a quote for an application",
     description="The secretariat, or the applicant for its own live application (submitted, accepted or "
-    "waitlisted; otherwise 409 `invalid_transition`). The draft is computed from the session's price and "
+    "waitlisted; otherwise 409 `invalid_transition`) of a session not cancelled (409 "
+    "`session_not_open`). The draft is computed from the session's price and "
     "the application's discount when it is approved.",
     responses=problem_responses(401, 404, 409, 422),
 )
@@ -96,13 +96,16 @@ def get_quote(quote: VisibleQuote, clock: ClockDep) -> QuotePublic:
     "/quotes/{quote_id}",
     response_model=QuotePublic,
     summary="Change a draft quote's billed party or notes",
-    description="Only while draft; afterwards 409 `quote_frozen`." + WHO_SEES,
-    responses=problem_responses(401, 404, 409, 422),
+    description="Only while draft; afterwards 409 `quote_frozen`. The applicant may change `billed_to` "
+    "(its `name` stays non-empty), only the secretariat `notes` (403 `forbidden`)." + WHO_SEES,
+    responses=problem_responses(401, 403, 404, 409, 422),
 )
-def update_quote(data: QuoteUpdate, quote: OwnedQuote, db: DbSession, clock: ClockDep) -> QuotePublic:
+def update_quote(
+    data: QuoteUpdate, quote: OwnedQuote, actor: CurrentUser, db: DbSession, clock: ClockDep
+) -> QuotePublic:
     now = clock.now()
     return quote_service.to_public(
-        quote_service.update_quote(db, quote, data, now=now), today=paris_today(now)
+        quote_service.update_quote(db, quote, data, actor=actor, now=now), today=paris_today(now)
     )
 
 
@@ -111,7 +114,10 @@ def update_quote(data: QuoteUpdate, quote: OwnedQuote, db: DbSession, clock: Clo
     response_model=QuotePublic,
     summary="Issue a draft quote",
     description="The secretariat numbers the draft DEV-YYYY-NNNN (the year of the issue date in "
-    "Europe/Paris, without gaps) and freezes its amounts; `valid_until` defaults to 30 days later.",
+    "Europe/Paris, without gaps) and freezes its amounts and everything its PDF prints (the "
+    "organisation's identity, the session's title, dates, hours and place); `valid_until` defaults to "
+    "30 days later. The application must be live (409 `invalid_transition`) and the session not "
+    "cancelled (409 `session_not_open`).",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 def issue_quote(
@@ -124,14 +130,18 @@ def issue_quote(
     # The quote is locked in the transaction that numbers and commits it: loaded by a dependency,
     # it stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
-    return json_answer(quote_service.issue_quote(db, quote_id, data, actor=actor, now=now))
+    organisation = Organisation.from_settings(request.app.state.settings)
+    return json_answer(
+        quote_service.issue_quote(db, quote_id, data, actor=actor, organisation=organisation, now=now)
+    )
 
 
 @router.post(
     "/quotes/{quote_id}/accept",
     response_model=QuotePublic,
     summary="Accept an issued quote",
-    description="While issued and valid; past `valid_until`, 409 `quote_expired`." + WHO_SEES,
+    description="While issued and valid (past `valid_until`, 409 `quote_expired`), its application live "
+    "(409 `invalid_transition`) and its session not cancelled (409 `session_not_open`)." + WHO_SEES,
     responses=problem_responses(401, 404, 409, 422),
 )
 def accept_quote(quote: OwnedQuote, db: DbSession, clock: ClockDep) -> QuotePublic:
@@ -167,14 +177,14 @@ def cancel_quote(quote: SecretariatQuote, db: DbSession, clock: ClockDep) -> Quo
 @router.get(
     "/quotes/{quote_id}/pdf",
     summary="Download an issued quote as PDF",
-    description="One A4 page for the payer to sign. A draft or a cancelled quote has no document: 409 "
-    "`quote_not_issued`." + WHO_SEES,
+    description="One A4 page for the payer to sign, printed from what the quote kept at issue. A draft "
+    "or a cancelled quote has no document: 409 `quote_not_issued`." + WHO_SEES,
     response_class=Response,
     responses={
         **PDF_CONTENT,
         **problem_responses(401, 404, 409, 422),
     },
 )
-def get_quote_pdf(quote: VisibleQuote, db: DbSession, settings: SettingsDep) -> Response:
-    document = quote_service.render_quote_pdf(db, quote, organisation=Organisation.from_settings(settings))
+def get_quote_pdf(quote: VisibleQuote) -> Response:
+    document = quote_service.render_quote_pdf(quote)
     return pdf_download(document, f"{quote.number}.pdf")

@@ -169,6 +169,57 @@ def test_the_pdf_reports_the_published_evaluations_of_the_trainees_productions(
     assert "Balade sonore" not in text and "Aucune évaluation publiée" in text
 
 
+def test_an_issued_certificate_prints_what_it_took_at_issue_whatever_changes_later(
+    cohort: Cohort, anonymous: TestClient
+) -> None:
+    deliverable = cohort.trainer.post(
+        f"/sessions/{cohort.session['id']}/deliverables",
+        json={"title": "Balade sonore", "member_ids": [cohort.member_app]},
+    ).json()
+    evaluation = cohort.trainer.post(
+        f"/deliverables/{deliverable['id']}/evaluations",
+        json={"score": "7.5", "max_score": 10, "published": True},
+    ).json()
+    _complete(cohort)
+    issued = _issue(cohort).json()
+    pdf_url, verify_url = f"/certificates/{issued['id']}/pdf", f"/certificates/verify/{issued['code']}"
+    before, verified = _text(cohort.member.get(pdf_url)), anonymous.get(verify_url).json()
+    changes = {
+        f"/sessions/{cohort.session['id']}": {
+            "title": "Titre changé après l’émission",
+            "venue": "Salle des fêtes",
+            "city": "Marseille",
+            "start_date": "2027-04-12",
+            "end_date": "2027-04-14",
+            "hours": 21,
+            "daily_start_time": "10:00",
+            "objectives": ["Un objectif ajouté après"],
+        },
+        f"/users/{cohort.member.user['id']}": {"full_name": "Nom changé"},
+        f"/evaluations/{evaluation['id']}": {"score": "2"},
+    }
+    for url, body in changes.items():
+        client = cohort.trainer if url.startswith("/evaluations") else cohort.secretariat
+        answer = client.patch(url, json=body)
+        assert answer.status_code == 200, answer.text
+    settings = cohort.secretariat.app.state.settings  # type: ignore[attr-defined]
+    cohort.secretariat.app.state.settings = settings.model_copy(  # type: ignore[attr-defined]
+        update={"org_name": "Un autre organisme", "org_address": "9, rue Neuve, 69001 Lyon"}
+    )
+    after = _text(cohort.member.get(pdf_url))
+    assert after == before
+    flat = _flat(after)
+    for kept in ("Camille Durand", cohort.session["title"], "Du lundi 8 au samedi 13 mars 2027", "45 heures",
+                 "9 h 30", OBJECTIVES[0], "7,5 / 10", "Observatoire des politiques culturelles"):  # fmt: skip
+        assert kept in flat, kept
+    for gone in ("Titre changé", "Nom changé", "Marseille", "Un objectif ajouté", "2 / 10", "Lyon"):
+        assert gone not in flat, gone
+    assert anonymous.get(verify_url).json() == verified
+    assert verified["trainee_name"] == "Camille Durand"
+    assert verified["session_title"] == cohort.session["title"]
+    assert (verified["start_date"], verified["end_date"]) == ("2027-03-08", "2027-03-13")
+
+
 def test_who_may_download(cohort: Cohort, certificate: dict[str, Any], anonymous: TestClient) -> None:
     url = f"/certificates/{certificate['id']}/pdf"
     assert cohort.member.get(url).status_code == 200

@@ -232,6 +232,17 @@ def test_no_quote_for_an_application_that_is_not_live(
     assert secretariat.get("/quotes").json()["total"] == 0
 
 
+def test_requesting_a_quote_in_a_cancelled_session_is_session_not_open(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant, status="accepted")
+    assert secretariat.post(f"/sessions/{upcoming['id']}/cancel").status_code == 200
+    for client in (applicant, secretariat):
+        assert_problem(client.post(f"/applications/{application_id}/quotes"), 409, "session_not_open")
+    assert secretariat.get("/quotes").json()["total"] == 0
+
+
 def test_others_cannot_request_a_quote_for_an_application(
     app: FastAPI,
     session: dict,
@@ -252,21 +263,73 @@ def test_others_cannot_request_a_quote_for_an_application(
 # Editing a draft
 
 
-def test_the_owner_edits_a_draft_billed_party_and_notes(
+BILLED = {
+    "name": "Camille Candidate",
+    "organisation": "Musée d’exemple",
+    "address": "2, place du Musée\n38000 Grenoble",
+    "email": "compta@musee.example",
+}
+
+
+def test_the_owner_changes_a_draft_billed_party(app: FastAPI, session: dict, applicant: TestClient) -> None:
+    quote = _request(applicant, _application(app, session, applicant))
+    answer = applicant.patch(f"/quotes/{quote['id']}", json={"billed_to": BILLED})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["billed_to"] == BILLED and answer.json()["notes"] == quote["notes"]
+    assert answer.json()["total_cents"] == quote["total_cents"]
+    assert applicant.get(f"/quotes/{quote['id']}").json() == answer.json()
+
+
+def test_the_secretariat_writes_a_drafts_notes_and_billed_party(
+    app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient
+) -> None:
+    quote = _request(applicant, _application(app, session, applicant))
+    notes = ["Bon de commande n° 118 à rappeler sur la facture."]
+    answer = secretariat.patch(f"/quotes/{quote['id']}", json={"billed_to": BILLED, "notes": notes})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["billed_to"] == BILLED and answer.json()["notes"] == notes
+    assert applicant.get(f"/quotes/{quote['id']}").json() == answer.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"notes": ["Remise exceptionnelle de 100 % accordée par la direction. Montant dû : 0 €"]},
+        {"notes": []},
+        {"billed_to": BILLED, "notes": ["Montant dû : 0 €"]},
+    ],
+)
+def test_only_the_secretariat_writes_a_quotes_notes(
+    app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient, body: dict
+) -> None:
+    quote = _request(applicant, _application(app, session, applicant))
+    assert_problem(applicant.patch(f"/quotes/{quote['id']}", json=body), 403, "forbidden")
+    assert applicant.get(f"/quotes/{quote['id']}").json() == quote
+    # What the owner could not write is not printed once the quote is issued.
+    _issue(secretariat, quote["id"])
+    _pages, text = _pdf_text(applicant.get(f"/quotes/{quote['id']}/pdf"))
+    assert "Montant dû" not in text and "Camille Candidate" in text
+
+
+@pytest.mark.parametrize("name", ["", "   ", "\t\n ", None])
+def test_a_billed_party_without_a_name_is_a_validation_error(
+    app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient, name: str | None
+) -> None:
+    quote = _request(applicant, _application(app, session, applicant))
+    billed = {k: v for k, v in BILLED.items() if k != "name"} | ({} if name is None else {"name": name})
+    for client in (applicant, secretariat):
+        answer = client.patch(f"/quotes/{quote['id']}", json={"billed_to": billed})
+        assert_problem(answer, 422, "validation_error")
+    assert applicant.get(f"/quotes/{quote['id']}").json() == quote
+
+
+def test_a_billed_name_is_stored_without_its_surrounding_spaces(
     app: FastAPI, session: dict, applicant: TestClient
 ) -> None:
     quote = _request(applicant, _application(app, session, applicant))
-    billed = {
-        "name": "Camille Candidate",
-        "organisation": "Musée d’exemple",
-        "address": "2, place du Musée\n38000 Grenoble",
-        "email": "compta@musee.example",
-    }
-    notes = ["Bon de commande n° 118 à rappeler sur la facture."]
-    answer = applicant.patch(f"/quotes/{quote['id']}", json={"billed_to": billed, "notes": notes})
+    answer = applicant.patch(f"/quotes/{quote['id']}", json={"billed_to": {"name": "  Musée d’exemple "}})
     assert answer.status_code == 200, answer.text
-    assert answer.json()["billed_to"] == billed and answer.json()["notes"] == notes
-    assert answer.json()["total_cents"] == quote["total_cents"]
+    assert answer.json()["billed_to"]["name"] == "Musée d’exemple"
 
 
 @pytest.mark.parametrize(
@@ -284,10 +347,10 @@ def test_the_owner_edits_a_draft_billed_party_and_notes(
     ],
 )
 def test_bad_draft_changes_are_validation_errors(
-    app: FastAPI, session: dict, applicant: TestClient, body: dict
+    app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient, body: dict
 ) -> None:
     quote = _request(applicant, _application(app, session, applicant))
-    assert_problem(applicant.patch(f"/quotes/{quote['id']}", json=body), 422, "validation_error")
+    assert_problem(secretariat.patch(f"/quotes/{quote['id']}", json=body), 422, "validation_error")
     assert applicant.get(f"/quotes/{quote['id']}").json() == quote
 
 
@@ -375,6 +438,84 @@ def test_a_quote_is_issued_once(
     _issue(secretariat, quote["id"])
     assert_problem(secretariat.post(f"/quotes/{quote['id']}/issue"), 409, "invalid_transition")
     assert secretariat.get(f"/quotes/{quote['id']}").json()["number"] == "DEV-2027-0001"
+
+
+def _withdraw(owner: TestClient, application_id: int) -> None:
+    answer = owner.post(f"/applications/{application_id}/withdraw")
+    assert answer.status_code == 200, answer.text
+
+
+def _issues_next_number(app: FastAPI, secretariat: TestClient, applicant: TestClient, number: str) -> None:
+    """A draft of another live application is issued with `number`: no number was consumed before."""
+    upcoming = published_session(secretariat, title="Une autre session")
+    draft = _request(secretariat, _application(app, upcoming, applicant))
+    assert _issue(secretariat, draft["id"])["number"] == number
+
+
+def test_issuing_a_quote_of_a_withdrawn_application_is_invalid_transition_and_takes_no_number(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant)
+    draft = _request(applicant, application_id)
+    _withdraw(applicant, application_id)
+    assert_problem(secretariat.post(f"/quotes/{draft['id']}/issue"), 409, "invalid_transition")
+    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
+    _issues_next_number(app, secretariat, applicant, "DEV-2027-0001")
+
+
+def test_issuing_a_quote_of_a_rejected_application_is_invalid_transition(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant)
+    draft = _request(applicant, application_id)
+    decided = secretariat.post(f"/applications/{application_id}/decision", json={"decision": "rejected"})
+    assert decided.status_code == 200, decided.text
+    assert_problem(secretariat.post(f"/quotes/{draft['id']}/issue"), 409, "invalid_transition")
+    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
+    _issues_next_number(app, secretariat, applicant, "DEV-2027-0001")
+
+
+def test_accepting_a_quote_of_a_withdrawn_application_is_invalid_transition(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant, status="accepted")
+    issued = _issue(secretariat, _request(applicant, application_id)["id"])
+    _withdraw(applicant, application_id)
+    for client in (applicant, secretariat):
+        assert_problem(client.post(f"/quotes/{issued['id']}/accept"), 409, "invalid_transition")
+    assert applicant.get(f"/quotes/{issued['id']}").json() == issued
+    # The payer may still say no to it.
+    assert applicant.post(f"/quotes/{issued['id']}/decline").json()["status"] == "declined"
+
+
+def test_issuing_or_accepting_a_quote_of_a_cancelled_session_is_session_not_open(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant, status="accepted")
+    draft = _request(applicant, application_id)
+    issued = _issue(secretariat, _request(applicant, application_id)["id"])
+    assert secretariat.post(f"/sessions/{upcoming['id']}/cancel").status_code == 200
+    assert_problem(secretariat.post(f"/quotes/{draft['id']}/issue"), 409, "session_not_open")
+    for client in (applicant, secretariat):
+        assert_problem(client.post(f"/quotes/{issued['id']}/accept"), 409, "session_not_open")
+    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
+    assert applicant.get(f"/quotes/{issued['id']}").json() == issued
+    _issues_next_number(app, secretariat, applicant, "DEV-2027-0002")
+
+
+def test_quotes_of_a_live_application_are_still_issued_and_accepted(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    for status in ("submitted", "waitlisted", "accepted"):
+        upcoming = published_session(secretariat, title=f"Session {status}")
+        application_id = _application(app, upcoming, applicant, status=status)
+        issued = _issue(secretariat, _request(applicant, application_id)["id"])
+        accepted = applicant.post(f"/quotes/{issued['id']}/accept")
+        assert accepted.status_code == 200 and accepted.json()["status"] == "accepted", accepted.text
 
 
 @pytest.mark.parametrize("valid_until", ["2027-01-13", "demain", "2027-02-30"])
@@ -711,6 +852,54 @@ def test_the_pdf_names_the_organisation_from_the_settings(
         assert expected in text, expected
 
 
+def test_an_issued_quotes_pdf_prints_what_it_took_at_issue_whatever_changes_later(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient
+) -> None:
+    upcoming = published_session(
+        secretariat, venue="La Gaîté Lyrique", address="3 bis, rue Papin, 75003 Paris", capacity=30
+    )
+    quote = _request(applicant, _application(app, upcoming, applicant))
+    issued = _issue(secretariat, quote["id"])
+    first = applicant.get(f"/quotes/{quote['id']}/pdf")
+    _pages, before = _pdf_text(first)
+    changed = secretariat.patch(
+        f"/sessions/{upcoming['id']}",
+        json={
+            "title": "Titre changé après l’émission",
+            "venue": "Salle des fêtes",
+            "address": "1, place de la Mairie, 13001 Marseille",
+            "city": "Marseille",
+            "start_date": "2027-04-12",
+            "end_date": "2027-04-14",
+            "hours": 21,
+            "daily_start_time": "10:00",
+            "daily_end_time": "16:00",
+            "price_excludes": ["rien"],
+            "price_cents": 90_000,
+        },
+    )
+    assert changed.status_code == 200, changed.text
+    app.state.settings = app.state.settings.model_copy(
+        update={"org_name": "Un autre organisme", "org_address": "9, rue Neuve, 69001 Lyon"}
+    )
+    _pages, after = _pdf_text(applicant.get(f"/quotes/{quote['id']}/pdf"))
+    assert after == before
+    for kept in (
+        upcoming["title"],
+        "La Gaîté Lyrique, 3 bis, rue Papin, 75003 Paris",
+        "Du lundi 8 au samedi 13 mars 2027",
+        "6 jours, soit 45 heures",
+        "9 h 30 – 17 h 30",
+        "transport, repas, hébergement",
+        "Observatoire des politiques culturelles",
+        "2 000,00 €",
+    ):
+        assert kept in after, kept
+    for gone in ("Titre changé", "Marseille", "Un autre organisme", "Lyon", "rien", "900,00"):
+        assert gone not in after, gone
+    assert applicant.get(f"/quotes/{quote['id']}").json() == issued
+
+
 def test_a_draft_or_cancelled_quote_has_no_pdf(
     app: FastAPI, session: dict, applicant: TestClient, secretariat: TestClient
 ) -> None:
@@ -771,9 +960,10 @@ def test_a_long_quote_still_fits_one_page(
         "billing_address": "A" * 500,
     }
     quote = _request(applicant, _application(app, session, applicant, **long_billing, **fields))
-    applicant.patch(
+    noted = secretariat.patch(
         f"/quotes/{quote['id']}", json={"notes": ["Une note assez longue pour occuper la ligne."] * 5}
     )
+    assert noted.status_code == 200, noted.text
     _issue(secretariat, quote["id"])
     pages, _text = _pdf_text(applicant.get(f"/quotes/{quote['id']}/pdf"))
     assert pages <= 2  # an extreme quote may spill over; it still renders, with its footer on each page

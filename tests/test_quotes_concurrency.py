@@ -11,11 +11,13 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, _admin_connection
 from tests.factories import insert_application, published_session
 
 QUOTES = 50
@@ -146,3 +148,46 @@ def test_concurrent_issues_across_processes_number_each_quote_once(
         a.text for a in answers if a.status_code != 200
     ]
     _assert_numbered_once_each([answer.json()["number"] for answer in answers], QUOTES)
+
+
+def _waiting_on_a_lock(admin: psycopg.Connection, database: str | None) -> int:
+    row = admin.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND wait_event_type = 'Lock'", (database,)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize("on_the_servers_loop", [False, True], ids=["write threads", "server loop"])
+def test_an_issue_racing_a_withdrawal_that_commits_first_is_invalid_transition_and_takes_no_number(
+    app: FastAPI, secretariat: TestClient, applicant: TestClient, database_url: str, on_the_servers_loop: bool
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one write transaction at a time: there is no race to lose")
+    session = published_session(secretariat)
+    application_id = insert_application(app, session_id=session["id"], applicant_id=applicant.user["id"])
+    draft = secretariat.post(f"/applications/{application_id}/quotes").json()
+    database = make_url(database_url).database
+    plain_url = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    headers = {"Authorization": secretariat.headers["Authorization"]}
+    with (
+        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server,
+        _admin_connection(database_url) as watcher,
+        psycopg.connect(plain_url) as withdrawal,
+        ThreadPoolExecutor(1) as issuer,
+    ):
+        # A withdrawal under way: the application's row is changed, not yet committed.
+        withdrawal.execute("UPDATE application SET status = 'withdrawn' WHERE id = %s", (application_id,))
+        client = server if on_the_servers_loop else secretariat
+        issue = issuer.submit(client.post, f"/quotes/{draft['id']}/issue", headers=headers)
+        deadline = time.monotonic() + 10
+        while not _waiting_on_a_lock(watcher, database) and not issue.done() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        withdrawal.commit()
+        answer = issue.result(timeout=30)
+    assert (answer.status_code, answer.json()["code"]) == (409, "invalid_transition"), answer.text
+    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
+    # No number was consumed: the next issue of the year is the first.
+    other = insert_application(app, session_id=published_session(secretariat, title="Autre")["id"],
+                               applicant_id=applicant.user["id"])  # fmt: skip
+    next_draft = secretariat.post(f"/applications/{other}/quotes").json()
+    assert secretariat.post(f"/quotes/{next_draft['id']}/issue").json()["number"].endswith("-0001")

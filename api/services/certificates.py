@@ -18,8 +18,14 @@ from api.services.attendance import hours_attended
 from api.services.auth import Actor
 from api.services.deliverables import published_results
 from models.application import Application, ApplicationStatus
-from models.certificate import Certificate, CertificatePublic, CertificateVerification
-from models.training_session import SessionStatus, TrainingSession
+from models.certificate import (
+    Certificate,
+    CertificateAsIssued,
+    CertificatePublic,
+    CertificateVerification,
+    EvaluationResult,
+)
+from models.training_session import SessionAsIssued, SessionStatus, TrainingSession
 from models.user import User
 
 # 32 bytes: 256 bits of randomness, 43 URL-safe characters.
@@ -43,10 +49,11 @@ def _existing(db: Session, application: Application) -> Certificate | None:
 
 
 def issue_certificate(
-    db: Session, application: Application, *, actor: Actor, now: datetime
+    db: Session, application: Application, *, actor: Actor, organisation: Organisation, now: datetime
 ) -> tuple[Certificate, bool]:
     """The application's certificate and whether it was made now: an accepted application of a
-    completed session gets one, once; asking again gives the same one back."""
+    completed session gets one, once; asking again gives the same one back. Everything it prints is
+    taken now."""
     existing = _existing(db, application)
     if existing is not None:
         return existing, False
@@ -58,12 +65,26 @@ def issue_certificate(
         )
     if session.status != SessionStatus.completed:
         raise NotEligible(f"A certificate is issued once the session is completed; it is {session.status}.")
+    trainee = db.get(User, application.applicant_id)
+    assert trainee is not None  # foreign key
+    as_issued = CertificateAsIssued(
+        organisation=organisation.as_issued(),
+        trainee_name=trainee.full_name,
+        trainee_position=", ".join(p for p in (application.job_title, application.organisation) if p),
+        session=SessionAsIssued.model_validate(session, from_attributes=True),
+        objectives=session.objectives,
+        results=[
+            EvaluationResult(title=title, score=score, max_score=max_score)
+            for title, score, max_score in published_results(db, application)
+        ],
+    )
     certificate = Certificate(
         application_id=cast(int, application.id),
         code=secrets.token_urlsafe(CODE_BYTES),
         hours_attended=hours_attended(db, application),
         issued_by_id=actor.id,
         issued_at=now,
+        as_issued=as_issued.model_dump(mode="json"),
     )
     try:
         # A concurrent issue for the same application loses on the unique constraint, then reads
@@ -92,13 +113,9 @@ def find_certificate(db: Session, certificate_id: int, *, actor: Actor) -> Certi
     return certificate
 
 
-def _parts(db: Session, certificate: Certificate) -> tuple[Application, TrainingSession, User]:
-    application = db.get(Application, certificate.application_id)
-    assert application is not None  # foreign key
-    session = db.get(TrainingSession, application.session_id)
-    trainee = db.get(User, application.applicant_id)
-    assert session is not None and trainee is not None  # foreign keys
-    return application, session, trainee
+def _kept(certificate: Certificate) -> CertificateAsIssued:
+    """What the certificate took at issue: all it prints and tells."""
+    return CertificateAsIssued.model_validate(certificate.as_issued)
 
 
 def verify(db: Session, code: str) -> CertificateVerification:
@@ -106,13 +123,13 @@ def verify(db: Session, code: str) -> CertificateVerification:
     certificate = db.exec(select(Certificate).where(Certificate.code == code)).first()
     if certificate is None:
         raise NotFound("No certificate with this code.")
-    _, session, trainee = _parts(db, certificate)
+    kept = _kept(certificate)
     return CertificateVerification(
         valid=True,
-        trainee_name=trainee.full_name,
-        session_title=session.title,
-        start_date=session.start_date,
-        end_date=session.end_date,
+        trainee_name=kept.trainee_name,
+        session_title=kept.session.title,
+        start_date=kept.session.start_date,
+        end_date=kept.session.end_date,
         hours_attended=certificate.hours_attended,
         issued_at=certificate.issued_at,
     )
@@ -134,11 +151,12 @@ def _qr_png(url: str) -> io.BytesIO:
     return buffer
 
 
-def render_certificate_pdf(
-    db: Session, certificate: Certificate, *, organisation: Organisation, base_url: str
-) -> bytes:
-    """The "attestation de fin de formation" (article L6353-1 du Code du travail) on one A4 page."""
-    application, session, trainee = _parts(db, certificate)
+def render_certificate_pdf(certificate: Certificate, *, base_url: str) -> bytes:
+    """The "attestation de fin de formation" (article L6353-1 du Code du travail) on one A4 page,
+    printed from what the certificate took at issue; only its verification address follows
+    `base_url`, where the service is reached today."""
+    kept = _kept(certificate)
+    organisation, session = Organisation(**kept.organisation), kept.session
     issued_on = paris_today(certificate.issued_at)
     reference = f"Attestation n° {certificate.id}"
     pdf = Document(organisation, title=reference, reference=reference, created=certificate.issued_at)
@@ -151,9 +169,9 @@ def render_certificate_pdf(
         f"{organisation.name}, organisme de formation, atteste que :",
     )
     pdf.ln(1)
-    pdf.paragraph(trainee.full_name, bold=True, size=13, height=6)
-    if application.organisation or application.job_title:
-        pdf.paragraph(", ".join(p for p in (application.job_title, application.organisation) if p))
+    pdf.paragraph(kept.trainee_name, bold=True, size=13, height=6)
+    if kept.trainee_position:
+        pdf.paragraph(kept.trainee_position)
     pdf.ln(1)
     pdf.paragraph("a suivi l’action de formation :")
     pdf.paragraph(session.title, bold=True, size=11, height=5.5)
@@ -177,18 +195,18 @@ def render_certificate_pdf(
         f"Durée effectivement suivie : {_hours(certificate.hours_attended)} sur {session.hours} heures.",
         bold=True,
     )
-    if session.objectives:
+    if kept.objectives:
         pdf.section("Objectifs de la formation")
-        for objective in session.objectives:
+        for objective in kept.objectives:
             pdf.paragraph(f"•  {objective}")
-    results = published_results(db, application)
+    results = kept.results
     pdf.section("Résultats de l’évaluation des acquis")
     if results:
-        for title, score, max_score in results:
-            pdf.paragraph(f"•  {title} (production collective) : {_score(score)} / {max_score}")
-        average = sum((score / max_score * TWENTY for _, score, max_score in results), Decimal(0)) / len(
-            results
-        )
+        for result in results:
+            pdf.paragraph(
+                f"•  {result.title} (production collective) : {_score(result.score)} / {result.max_score}"
+            )
+        average = sum((r.score / r.max_score * TWENTY for r in results), Decimal(0)) / len(results)
         pdf.paragraph(f"Moyenne des évaluations, ramenée sur 20 : {_score(average)} / 20", bold=True)
     else:
         pdf.paragraph("Aucune évaluation publiée des productions du stagiaire.")

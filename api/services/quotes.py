@@ -21,6 +21,7 @@ from api.errors import (
     QuoteExpired,
     QuoteFrozen,
     QuoteNotIssued,
+    SessionNotOpen,
     ValidationFailed,
 )
 from api.pdf import Document, Organisation, euros, french_date, french_date_range, french_time
@@ -30,6 +31,7 @@ from models.discount import Discount
 from models.quote import (
     BilledParty,
     Quote,
+    QuoteAsIssued,
     QuoteIssue,
     QuoteLine,
     QuoteNumberCounter,
@@ -37,7 +39,7 @@ from models.quote import (
     QuoteStatus,
     QuoteUpdate,
 )
-from models.training_session import TrainingSession
+from models.training_session import SessionAsIssued, SessionStatus, TrainingSession
 from models.user import Role, User
 
 VAT_RATE = "0"
@@ -213,19 +215,27 @@ def _price_excludes_note(session: TrainingSession) -> list[str]:
     return [f"Le prix ne comprend pas : {', '.join(session.price_excludes)}."]
 
 
+def _require_quotable(*, session_status: str, application_status: str) -> None:
+    """A quote is asked for, issued or accepted only for a live application of a session that is not
+    cancelled."""
+    if session_status == SessionStatus.cancelled:
+        raise SessionNotOpen("This session was cancelled; it takes no quote.")
+    if application_status not in LIVE_APPLICATIONS:
+        raise InvalidTransition(f"No quote for an application that is {application_status}.")
+
+
 def request_quote(db: Session, application: Application, *, now: datetime) -> Quote:
-    """A draft quote for a live application, billed as the application says."""
-    if application.status not in LIVE_APPLICATIONS:
-        raise InvalidTransition(f"No quote for an application that is {application.status}.")
+    """A draft quote for a live application of a session not cancelled, billed as the application says."""
     session = db.get(TrainingSession, application.session_id)
     applicant = db.get(User, application.applicant_id)
     assert session is not None and applicant is not None  # foreign keys
+    _require_quotable(session_status=session.status, application_status=application.status)
     quote = Quote(
         application_id=cast(int, application.id),
         session_id=cast(int, session.id),
         applicant_id=cast(int, applicant.id),
         status=QuoteStatus.draft,
-        billed_name=application.billing_name or applicant.full_name,
+        billed_name=application.billing_name.strip() or applicant.full_name,
         billed_organisation=application.billing_organisation,
         billed_address=application.billing_address,
         billed_email=application.billing_email or applicant.email,
@@ -248,10 +258,13 @@ def _require_draft(quote: Quote) -> None:
         raise QuoteFrozen(f"This quote is {quote.status}; only a draft can be changed.")
 
 
-def update_quote(db: Session, quote: Quote, data: QuoteUpdate, *, now: datetime) -> Quote:
-    """Change a draft's billed party or notes; its amounts follow the session and the discount."""
+def update_quote(db: Session, quote: Quote, data: QuoteUpdate, *, actor: Actor, now: datetime) -> Quote:
+    """Change a draft's billed party (its applicant or the secretariat) or notes (the secretariat:
+    they are printed as the organisation's word); its amounts follow the session and the discount."""
     _require_draft(quote)
     changes = data.model_dump(exclude_unset=True)
+    if "notes" in changes and not actor.is_secretariat:
+        raise Forbidden("Only the secretariat writes a quote's notes.")
     if "billed_to" in changes:
         if changes["billed_to"] is None:
             raise ValidationFailed("billed_to cannot be null.", loc=["body", "billed_to"])
@@ -308,19 +321,28 @@ _TAKE_NUMBER = (
 
 
 def issue_quote(
-    db: Session, quote_id: int, data: QuoteIssue | None, *, actor: Actor, now: datetime
+    db: Session,
+    quote_id: int,
+    data: QuoteIssue | None,
+    *,
+    actor: Actor,
+    organisation: Organisation,
+    now: datetime,
 ) -> QuotePublic:
-    """Number a draft, date it, and freeze its amounts at the session's current price.
+    """Number a draft of a live application, date it, and freeze its amounts at the session's
+    current price and what its PDF prints (the organisation, the session) as they are now.
 
-    Core statements, not the unit of work: the quote, its application's discount and its session in
-    one locked read, then the year's counter and one UPDATE. Every issue of a database (SQLite) or
-    of a year (the counter row) waits on this transaction, and the ORM's loads and flush were most
-    of its time."""
+    Core statements, not the unit of work: the quote, its application, its discount and its session
+    in one locked read, then the year's counter and one UPDATE. Every issue of a database (SQLite)
+    or of a year (the counter row) waits on this transaction, and the ORM's loads and flush were
+    most of its time."""
     row = db.connection().execute(_ISSUE_READ, {"quote_id": quote_id}).first()
     _require_secretariat(None if row is None else row.applicant_id, actor=actor)
     assert row is not None
     if row.status != QuoteStatus.draft:
         raise InvalidTransition(f"Only a draft can be issued; this quote is {row.status}.")
+    # Read under the application's lock: a withdrawal that committed first is seen here.
+    _require_quotable(session_status=row.session_status, application_status=row.application_status)
     today = paris_today(now)
     valid_until = data.valid_until if data is not None and data.valid_until is not None else today + VALIDITY
     if valid_until < today:
@@ -334,8 +356,13 @@ def issue_quote(
         percent=row.discount_percent,
         amount_cents=row.discount_amount_cents,
     )
+    printed = {name: row._mapping[f"session_{name}"] for name in _PRINTED_SESSION}
+    as_issued = QuoteAsIssued(
+        organisation=organisation.as_issued(), session=SessionAsIssued(**printed)
+    ).model_dump(mode="json")
     changes = {
         **_amounts(session, discount if approved else None),
+        "as_issued": as_issued,
         "number": next_quote_number(db, year=today.year),
         "status": QuoteStatus.issued,
         "issued_at": now,
@@ -349,6 +376,7 @@ def issue_quote(
 
 
 _PRICED_SESSION = tuple(field.name for field in fields(_ReadSession))
+_PRINTED_SESSION = tuple(SessionAsIssued.model_fields)
 _QUOTE = Quote.__table__  # type: ignore[attr-defined]
 _APPLICATION = Application.__table__  # type: ignore[attr-defined]
 _SESSION = TrainingSession.__table__  # type: ignore[attr-defined]
@@ -356,8 +384,13 @@ _DISCOUNT = Discount.__table__  # type: ignore[attr-defined]
 _ISSUE_READ = (
     sa_select(
         _QUOTE,
+        _APPLICATION.c.status.label("application_status"),
         _APPLICATION.c.discount_status.label("application_discount_status"),
-        *(_SESSION.c[name].label(f"session_{name}") for name in _PRICED_SESSION),
+        _SESSION.c.status.label("session_status"),
+        *(
+            _SESSION.c[name].label(f"session_{name}")
+            for name in dict.fromkeys(_PRICED_SESSION + _PRINTED_SESSION)
+        ),
         _DISCOUNT.c.id.label("discount_row_id"),
         _DISCOUNT.c.code.label("discount_code"),
         _DISCOUNT.c.label.label("discount_label"),
@@ -368,8 +401,9 @@ _ISSUE_READ = (
     .join(_SESSION, _SESSION.c.id == _QUOTE.c.session_id)
     .outerjoin(_DISCOUNT, _DISCOUNT.c.id == _APPLICATION.c.discount_id)
     .where(_QUOTE.c.id == bindparam("quote_id"))
-    # The quote only: its application, session and discount are read, not locked, as before.
-    .with_for_update(of=_QUOTE)
+    # The application before the quote, so that a withdrawal under way is waited for and then seen;
+    # the session and the discount are read, not locked.
+    .with_for_update(of=[_APPLICATION, _QUOTE])
 )
 
 
@@ -393,8 +427,18 @@ def _require_open(quote: Quote, *, action: str, today: date) -> None:
 
 
 def accept_quote(db: Session, quote: Quote, *, now: datetime) -> Quote:
-    """The payer accepts an issued quote while it is valid."""
+    """The payer accepts an issued quote while it is valid, its application live and its session not
+    cancelled."""
     _require_open(quote, action="accepted", today=paris_today(now))
+    # The application only, shared: a withdrawal under way (which locks the session first) is waited
+    # for, then seen.
+    application_status, session_status = db.exec(
+        select(Application.status, TrainingSession.status)
+        .join(TrainingSession, col(TrainingSession.id) == col(Application.session_id))
+        .where(Application.id == quote.application_id)
+        .with_for_update(read=True, of=Application)
+    ).one()
+    _require_quotable(session_status=session_status, application_status=application_status)
     quote.status = QuoteStatus.accepted
     quote.accepted_at = now
     quote.updated_at = now
@@ -463,14 +507,16 @@ def list_quotes(
     return cast(list[Quote], list(items)), total
 
 
-def render_quote_pdf(db: Session, quote: Quote, *, organisation: Organisation) -> bytes:
-    """The issued quote as one A4 page a payer can sign."""
+def render_quote_pdf(quote: Quote) -> bytes:
+    """The issued quote as one A4 page a payer can sign, printed from what it kept at issue only: the
+    same text whenever it is downloaded, whatever became of the session or the settings."""
     if quote.number is None or quote.issued_at is None or quote.valid_until is None:
         raise QuoteNotIssued("A draft quote has no document yet; it must be issued first.")
     if quote.status == QuoteStatus.cancelled:
         raise QuoteNotIssued("This quote was cancelled; it has no document any more.")
-    session = db.get(TrainingSession, quote.session_id)
-    assert session is not None  # foreign key
+    assert quote.as_issued is not None  # written by the issue, and by migration 0010 before it
+    kept = QuoteAsIssued.model_validate(quote.as_issued)
+    organisation, session = Organisation(**kept.organisation), kept.session
     issued_on = paris_today(quote.issued_at)
     pdf = Document(
         organisation,
