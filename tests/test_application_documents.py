@@ -1,5 +1,5 @@
-"""Documents joined to an application: typed from their bytes, at most 5 MiB, stored under the
-server's names, served back safely, to the owner and the secretariat only."""
+"""Documents joined to an application: typed by parsing their bytes, at most 5 MiB, stored under
+the server's names, served back safely, to the owner and the secretariat only."""
 
 import hashlib
 import io
@@ -17,6 +17,10 @@ import anyio
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from fpdf import FPDF
+from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, PdfObject, TextStringObject
 from sqlalchemy import text
 
 from api.cli import main as ateliers_cli
@@ -60,18 +64,31 @@ def pdf_bytes(size: int | None = None) -> bytes:
     return bytes(out)
 
 
-def png_bytes() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def fpdf_bytes() -> bytes:
+    """A one-page PDF as fpdf2, the service's own PDF library, writes it."""
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text="Camille Durand, curriculum vitae")
+    return bytes(document.output())
 
-    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+def pillow_bytes(image_format: str, size: tuple[int, int] = (32, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def png_bytes() -> bytes:
+    return pillow_bytes("PNG")
 
 
 def jpeg_bytes() -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return b"\xff\xd8" + app0 + b"\xff\xfe\x00\x06demo" + b"\xff\xd9"
+    return pillow_bytes("JPEG")
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def zip_bytes(*members: tuple[str, bytes]) -> bytes:
@@ -84,24 +101,170 @@ def zip_bytes(*members: tuple[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def odt_bytes(mimetype: bytes = b"application/vnd.oasis.opendocument.text") -> bytes:
-    return zip_bytes(("mimetype", mimetype), ("content.xml", b"<office:document-content/>"))
+ODT_CONTENT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3">'
+    b"<office:body><office:text><text:p>Lettre de motivation</text:p></office:text></office:body>"
+    b"</office:document-content>"
+)
+WORD_NAMESPACE = b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+DOCX_DOCUMENT = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<w:document xmlns:w="' + WORD_NAMESPACE + b'"><w:body><w:p><w:r><w:t>Curriculum vitae</w:t>'
+    b"</w:r></w:p></w:body></w:document>"
+)
+DOCX_CONTENT_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    b'wordprocessingml.document.main+xml"/></Types>'
+)
+DOCX_RELATIONSHIPS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    b'officeDocument" Target="word/document.xml"/></Relationships>'
+)
 
 
-def docx_bytes() -> bytes:
+def odt_bytes(
+    mimetype: bytes = b"application/vnd.oasis.opendocument.text", content: bytes = ODT_CONTENT
+) -> bytes:
+    return zip_bytes(("mimetype", mimetype), ("content.xml", content))
+
+
+def docx_bytes(document: bytes = DOCX_DOCUMENT, *extra: tuple[str, bytes]) -> bytes:
     return zip_bytes(
-        ("[Content_Types].xml", b"<Types/>"),
-        ("_rels/.rels", b"<Relationships/>"),
-        ("word/document.xml", b"<w:document/>"),
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES),
+        ("_rels/.rels", DOCX_RELATIONSHIPS),
+        ("word/document.xml", document),
+        *extra,
     )
 
 
 ACCEPTED = {
     "pdf": (pdf_bytes(), "application/pdf"),
+    "pdf from fpdf2": (fpdf_bytes(), "application/pdf"),
     "odt": (odt_bytes(), "application/vnd.oasis.opendocument.text"),
     "docx": (docx_bytes(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "png": (png_bytes(), "image/png"),
     "jpeg": (jpeg_bytes(), "image/jpeg"),
+}
+
+
+def pdf_with(**entries: PdfObject) -> bytes:
+    """A one-page PDF written by pypdf, with these entries added to its catalog."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    for name, value in entries.items():
+        writer._root_object[NameObject(f"/{name}")] = value
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def action(kind: str, **entries: PdfObject) -> DictionaryObject:
+    return DictionaryObject(
+        {NameObject("/S"): NameObject(f"/{kind}"), **{NameObject(f"/{k}"): v for k, v in entries.items()}}
+    )
+
+
+def pdf_with_javascript_in_its_names() -> bytes:
+    """Document-level JavaScript, as Acrobat runs it when the file opens."""
+    script = action("JavaScript", JS=TextStringObject("app.alert('hello');"))
+    tree = DictionaryObject({NameObject("/Names"): ArrayObject([TextStringObject("greeting"), script])})
+    return pdf_with(Names=DictionaryObject({NameObject("/JavaScript"): tree}))
+
+
+def pdf_with_a_javascript_link() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    link = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject(
+                [NumberObject(0), NumberObject(0), NumberObject(99), NumberObject(99)]
+            ),
+            NameObject("/A"): action(
+                "JavaScript", JS=TextStringObject("app.launchURL('https://x.example');")
+            ),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header declares this size, over a few bytes of pixels: a decompression bomb."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+        for n in range(1, 10)
+    )
+    + b']><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0">'
+    b"&lol9;</office:document-content>"
+)
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+# Files whose first bytes claim an accepted type, and which that type's parser refuses.
+PRETENDERS = {
+    "docx whose main part is garbage, beside a program and a page": zip_bytes(
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES),
+        ("word/document.xml", b"garbage, not XML"),
+        ("payload.exe", b"MZ\x90\x00"),
+        ("index.html", HTML),
+    ),
+    "odt with its mimetype member and nothing else": zip_bytes(
+        ("mimetype", b"application/vnd.oasis.opendocument.text")
+    ),
+    "odt whose content is not OpenDocument": odt_bytes(content=DOCX_DOCUMENT),
+    "odt whose content expands entities": odt_bytes(content=BILLION_LAUGHS),
+    "docx whose content types name no Word document": zip_bytes(
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES.replace(b"/word/document.xml", b"/word/other.xml")),
+        ("word/document.xml", DOCX_DOCUMENT),
+    ),
+    "docm (macros)": zip_bytes(
+        (
+            "[Content_Types].xml",
+            DOCX_CONTENT_TYPES.replace(
+                b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                b"application/vnd.ms-word.document.macroEnabled.main+xml",
+            ),
+        ),
+        ("word/document.xml", DOCX_DOCUMENT),
+    ),
+    "pdf header before html": b"%PDF-1.7\n" + HTML,
+    "png signature before html": b"\x89PNG\r\n\x1a\n" + HTML,
+    "three-byte jpeg header": b"\xff\xd8\xff",
+    "truncated jpeg": jpeg_bytes()[:200],
+    "png decompression bomb": png_claiming(100_000, 100_000),
+    "pdf with an /OpenAction in JavaScript": pdf_with(
+        OpenAction=action("JavaScript", JS=TextStringObject("app.alert('pwned');"))
+    ),
+    "pdf with an /OpenAction launching a program": pdf_with(
+        OpenAction=action("Launch", F=TextStringObject("C:\\Windows\\System32\\calc.exe"))
+    ),
+    "pdf with a document action in JavaScript": pdf_with(
+        AA=DictionaryObject({NameObject("/WC"): action("JavaScript", JS=TextStringObject("app.alert(1);"))})
+    ),
+    "pdf with a JavaScript names tree": pdf_with_javascript_in_its_names(),
+    "pdf with a JavaScript link annotation": pdf_with_a_javascript_link(),
 }
 
 LIARS = {
@@ -233,6 +396,42 @@ def test_a_file_that_is_not_an_accepted_type_is_415_whatever_it_claims(
     assert_nothing_kept(owner, application_id, storage)
 
 
+@pytest.mark.parametrize("name", list(PRETENDERS))
+def test_a_file_that_does_not_parse_as_the_type_it_claims_or_runs_code_is_415(
+    owner: TestClient, secretariat: TestClient, application_id: int, storage: Path, name: str
+) -> None:
+    answer = upload(owner, application_id, PRETENDERS[name], filename="cv.pdf")
+
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+    # The secretariat's uploads are checked the same way.
+    assert_problem(upload(secretariat, application_id, PRETENDERS[name]), 415, "unsupported_media_type")
+    assert_nothing_kept(secretariat, application_id, storage)
+
+
+def test_a_docx_whose_main_part_declares_a_huge_size_is_415_without_reading_it(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    # 64 MiB of XML that deflates to a few KiB: a zip bomb, refused from the archive's directory.
+    padding = b"<w:p/>" * (64 * MIB // 6)
+    bomb = docx_bytes(DOCX_DOCUMENT.replace(b"<w:body>", b"<w:body>" + padding))
+    assert len(bomb) < MIB
+
+    answer = upload(owner, application_id, bomb, filename="cv.docx")
+
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_docx_with_other_members_beside_a_valid_main_part_is_accepted(
+    owner: TestClient, application_id: int
+) -> None:
+    content = docx_bytes(DOCX_DOCUMENT, ("word/media/image1.png", png_bytes()), ("docProps/app.xml", b"<x/>"))
+    answer = upload(owner, application_id, content, filename="cv.docx")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["media_type"] == ACCEPTED["docx"][1]
+
+
 def test_an_odt_whose_mimetype_member_names_another_type_is_415(
     owner: TestClient, application_id: int, storage: Path
 ) -> None:
@@ -312,6 +511,7 @@ def test_the_limit_stops_reading_the_body_as_soon_as_it_is_passed(tmp_path: Path
 
 class ApplicationStub:
     id = 1
+    status = "submitted"
 
 
 def test_a_body_without_a_file_part_is_422(owner: TestClient, application_id: int, storage: Path) -> None:
