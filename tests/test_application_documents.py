@@ -1,19 +1,24 @@
-"""Documents joined to an application: typed by parsing their bytes, at most 5 MiB, stored under
-the server's names, served back safely, to the owner and the secretariat only."""
+"""Documents joined to an application: typed by parsing their bytes, at most 5 MiB each and 10
+documents or 20 MiB per live application, stored under the server's names, served back safely and
+deleted with their files, to the owner and the secretariat only."""
 
 import hashlib
 import io
 import os
 import struct
+import threading
 import time
+import uuid
 import zipfile
 import zlib
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import anyio
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -30,8 +35,8 @@ from api.db import open_session
 from api.errors import PayloadTooLarge
 from api.services import documents as document_service
 from models.application import ApplicationDocument
-from tests.conftest import TEST_SECRET_KEY, UserFactory
-from tests.factories import apply, published_session
+from tests.conftest import START, TEST_SECRET_KEY, UserFactory
+from tests.factories import apply, insert_application, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
 MIB = 1024 * 1024
@@ -776,3 +781,193 @@ def test_ateliers_worker_deletes_an_orphan_file_and_keeps_a_referenced_one(
     assert stored_files(storage) == [referenced]
     download = owner.get(f"/applications/{application_id}/documents/{document_id}")
     assert download.content == pdf_bytes()
+
+
+# Bounds per application, and the application's lifecycle.
+
+
+def insert_documents(app: FastAPI, application_id: int, count: int, *, size_bytes: int = 1000) -> None:
+    """Document rows written straight to the database, as earlier uploads would have left them."""
+    with open_session(app.state.engine, write=True) as db:
+        for _ in range(count):
+            db.add(
+                ApplicationDocument(
+                    application_id=application_id,
+                    media_type="application/pdf",
+                    filename="earlier.pdf",
+                    storage_name=f"{uuid.uuid4().hex}.pdf",
+                    size_bytes=size_bytes,
+                    sha256="0" * 64,
+                    created_at=START,
+                )
+            )
+        db.commit()
+
+
+def document_ids(client: TestClient, application_id: int) -> list[int]:
+    return [d["id"] for d in client.get(f"/applications/{application_id}/documents").json()["items"]]
+
+
+def test_an_eleventh_document_is_document_limit_and_changes_nothing(
+    owner: TestClient, secretariat: TestClient, application_id: int, storage: Path
+) -> None:
+    for _ in range(10):
+        assert upload(owner, application_id, pdf_bytes()).status_code == 201
+    before = document_ids(owner, application_id)
+
+    for client in (owner, secretariat):
+        body = assert_problem(upload(client, application_id, png_bytes()), 409, "document_limit")
+        assert "10" in body["detail"]
+
+    assert document_ids(owner, application_id) == before
+    assert len(stored_files(storage)) == 10
+
+
+def test_documents_past_twenty_mebibytes_in_all_are_document_limit(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    for _ in range(4):  # 4 x 5 MiB: exactly the 20 MiB an application may hold
+        assert upload(owner, application_id, pdf_bytes(MAX)).status_code == 201
+
+    assert_problem(upload(owner, application_id, pdf_bytes()), 409, "document_limit")
+
+    assert len(document_ids(owner, application_id)) == 4
+    assert len(stored_files(storage)) == 4
+
+
+def test_concurrent_uploads_to_an_application_at_nine_documents_add_exactly_one(
+    app: FastAPI, owner: TestClient, application_id: int, storage: Path
+) -> None:
+    insert_documents(app, application_id, 9)
+    clients = [
+        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) for _ in range(6)
+    ]
+    for client in clients:
+        client.headers["Authorization"] = owner.headers["Authorization"]
+    start = threading.Barrier(len(clients))
+
+    def send(client: TestClient) -> httpx.Response:
+        start.wait()
+        return upload(client, application_id, fpdf_bytes())
+
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(send, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [409] * 5, [answer.text for answer in answers]
+    assert {answer.json()["code"] for answer in answers if answer.status_code == 409} == {"document_limit"}
+    assert len(document_ids(owner, application_id)) == 10
+    assert len(stored_files(storage)) == 1  # the refused files are not kept
+
+
+@pytest.mark.parametrize("status", ["submitted", "waitlisted", "accepted"])
+def test_a_live_application_takes_documents(
+    app: FastAPI, secretariat: TestClient, owner: TestClient, status: str
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(
+        app, session_id=session["id"], applicant_id=owner.user["id"], status=status
+    )
+    for client in (owner, secretariat):
+        assert upload(client, application_id, pdf_bytes()).status_code == 201
+
+
+@pytest.mark.parametrize("status", ["withdrawn", "rejected"])
+def test_uploading_to_an_application_that_is_over_is_invalid_transition(
+    app: FastAPI, secretariat: TestClient, owner: TestClient, storage: Path, status: str
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(
+        app, session_id=session["id"], applicant_id=owner.user["id"], status=status
+    )
+    for client in (owner, secretariat):
+        assert_problem(upload(client, application_id, pdf_bytes()), 409, "invalid_transition")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_uploading_after_the_owner_withdrew_is_invalid_transition(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    assert owner.post(f"/applications/{application_id}/withdraw").status_code == 200
+    assert_problem(upload(owner, application_id, pdf_bytes()), 409, "invalid_transition")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_the_owner_deletes_a_document_of_a_submitted_application_with_its_file(
+    owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    (file,) = stored_files(storage)
+    kept = upload(owner, application_id, png_bytes()).json()["id"]
+
+    answer = owner.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert document_ids(owner, application_id) == [kept]
+    assert file not in stored_files(storage) and len(stored_files(storage)) == 1
+    assert_problem(owner.get(f"/applications/{application_id}/documents/{document_id}"), 404, "not_found")
+    assert_problem(owner.delete(f"/applications/{application_id}/documents/{document_id}"), 404, "not_found")
+
+
+def test_the_owner_deleting_once_the_application_is_decided_is_invalid_transition(
+    owner: TestClient, secretariat: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    decision = secretariat.post(f"/applications/{application_id}/decision", json={"decision": "accepted"})
+    assert decision.status_code == 200, decision.text
+    before = stored_files(storage)
+
+    answer = owner.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert_problem(answer, 409, "invalid_transition")
+    assert document_ids(owner, application_id) == [document_id]
+    assert stored_files(storage) == before
+    assert owner.get(f"/applications/{application_id}/documents/{document_id}").content == pdf_bytes()
+
+
+def test_the_secretariat_deletes_a_document_whatever_the_application_status(
+    owner: TestClient, secretariat: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    assert owner.post(f"/applications/{application_id}/withdraw").status_code == 200
+
+    answer = secretariat.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert answer.status_code == 204, answer.text
+    assert document_ids(secretariat, application_id) == []
+    assert stored_files(storage) == []
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_anyone_else_deleting_a_document_gets_404_and_it_stays(
+    make_user: UserFactory, owner: TestClient, application_id: int, document_id: int, storage: Path, role: str
+) -> None:
+    before = stored_files(storage)
+
+    answer = make_user(role).delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert_problem(answer, 404, "not_found")
+    assert document_ids(owner, application_id) == [document_id]
+    assert stored_files(storage) == before
+
+
+def test_anonymous_deleting_a_document_gets_401_and_it_stays(
+    anonymous: TestClient, owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    assert_unauthorized(anonymous.delete(f"/applications/{application_id}/documents/{document_id}"))
+    assert document_ids(owner, application_id) == [document_id]
+    assert len(stored_files(storage)) == 1
+
+
+def test_deleting_a_document_through_another_application_is_404(
+    secretariat: TestClient, owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    other_session = published_session(secretariat, title="Les ateliers des cultures numériques #4")
+    other_id = apply(owner, other_session["id"])["id"]
+
+    answer = owner.delete(f"/applications/{other_id}/documents/{document_id}")
+
+    assert_problem(answer, 404, "not_found")
+    assert document_ids(owner, application_id) == [document_id]
+    assert len(stored_files(storage)) == 1

@@ -1,6 +1,6 @@
 """Documents joined to an application: received as a stream, typed by parsing their bytes with
-each format's library, kept under names the server chooses, listed and served back; and the sweep
-of files that no row names."""
+each format's library, kept under names the server chooses within the application's limits,
+listed, served back and deleted; and the sweep of files that no row names."""
 
 import contextlib
 import hashlib
@@ -28,12 +28,27 @@ from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from models.application import Application, ApplicationDocument, DocumentKind
+from api.errors import (
+    DocumentLimit,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from api.services.auth import Actor
+from models.application import Application, ApplicationDocument, ApplicationStatus, DocumentKind
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+# Per application, in the same mebibytes as a document's limit.
+MAX_DOCUMENTS_PER_APPLICATION = 10
+MAX_APPLICATION_BYTES = 20 * 1024 * 1024
+# The applications still being considered or attended: a withdrawn or rejected one takes no more files.
+UPLOADABLE = frozenset(
+    {ApplicationStatus.submitted, ApplicationStatus.waitlisted, ApplicationStatus.accepted}
+)
 # Older unnamed files are orphans: an upload writes, renames and commits within seconds.
 ORPHAN_GRACE = timedelta(hours=1)
 # A folder of its own, so that the sweep never touches files other features keep in storage.
@@ -487,6 +502,11 @@ def _document_kind(value: str | None) -> DocumentKind:
         raise ValidationFailed("`kind` must be cv, letter or other.", loc=["body", _KIND_FIELD]) from None
 
 
+def _require_live(application: Application) -> None:
+    if application.status not in UPLOADABLE:
+        raise InvalidTransition(f"Documents cannot be joined to an application that is {application.status}.")
+
+
 def add_document(
     db: Session,
     application_id: int,
@@ -499,10 +519,28 @@ def add_document(
     sha256: str,
     now: datetime,
 ) -> ApplicationDocument:
-    """Records a stored file as a document of the application."""
+    """Records a stored file as a document of the application, within the application's limits.
+
+    The application's row is locked first: concurrent uploads to one application count its
+    documents one after the other, so that none passes the limits."""
     # Read again in this transaction: the check that let the upload in was committed before it.
-    if db.exec(select(Application.id).where(Application.id == application_id)).first() is None:
+    # populate_existing: the status as the lock sees it, not as this session cached it.
+    application = db.get(Application, application_id, with_for_update=True, populate_existing=True)
+    if application is None:
         raise NotFound("No application with this id.")
+    _require_live(application)
+    count, total = db.exec(
+        select(func.count(), func.coalesce(func.sum(ApplicationDocument.size_bytes), 0)).where(
+            ApplicationDocument.application_id == application_id
+        )
+    ).one()
+    if count >= MAX_DOCUMENTS_PER_APPLICATION:
+        raise DocumentLimit(f"An application holds at most {MAX_DOCUMENTS_PER_APPLICATION} documents.")
+    if total + size_bytes > MAX_APPLICATION_BYTES:
+        raise DocumentLimit(
+            f"The documents of an application may not exceed {MAX_APPLICATION_BYTES} bytes in all; "
+            f"{MAX_APPLICATION_BYTES - total} are left."
+        )
     document = ApplicationDocument(
         application_id=application_id,
         kind=kind,
@@ -535,6 +573,7 @@ async def receive_document(
     `remove_orphan_files` deletes once it is older than ORPHAN_GRACE.
     """
     assert application.id is not None
+    _require_live(application)  # before a byte of the body is read; checked again under the lock
     upload = await _receive(body, content_type, folder=documents_folder(storage_dir))
     kept: _StoredFile | None = None
     try:
@@ -577,6 +616,32 @@ def find_document(db: Session, application: Application, document_id: int) -> Ap
     if document is None or document.application_id != application.id:
         raise NotFound("No document with this id for this application.")
     return document
+
+
+def delete_document(
+    db: Session, actor: Actor, application: Application, document_id: int
+) -> ApplicationDocument:
+    """Deletes a document's row: the owner while the application is submitted, the secretariat at
+    any time. The caller removes its file with `remove_document_file` once the deletion is committed,
+    so that a rollback never leaves a row without its file; a crash in between leaves an orphan
+    that `remove_orphan_files` sweeps."""
+    document = find_document(db, application, document_id)
+    if not actor.is_secretariat:
+        # Locked, so that a decision committed meanwhile is seen.
+        db.refresh(application, with_for_update=True)
+        if application.status != ApplicationStatus.submitted:
+            raise InvalidTransition(
+                f"The documents of an application that is {application.status} can no longer be removed."
+            )
+    db.delete(document)
+    db.flush()
+    return document
+
+
+def remove_document_file(document: ApplicationDocument, *, storage_dir: str | Path) -> None:
+    """Deletes the file of a document whose row is gone."""
+    if _STORAGE_NAME.match(document.storage_name):
+        (documents_folder(storage_dir) / document.storage_name).unlink(missing_ok=True)
 
 
 def document_file(document: ApplicationDocument, *, storage_dir: str | Path) -> Path:
