@@ -5,6 +5,7 @@ deleted with their files, to the owner and the secretariat only."""
 import hashlib
 import io
 import os
+import socket
 import struct
 import threading
 import time
@@ -35,7 +36,7 @@ from api.db import open_session
 from api.errors import PayloadTooLarge
 from api.services import documents as document_service
 from models.application import ApplicationDocument
-from tests.conftest import START, TEST_SECRET_KEY, UserFactory
+from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, LiveServer, UserFactory
 from tests.factories import apply, insert_application, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -971,3 +972,45 @@ def test_deleting_a_document_through_another_application_is_404(
     assert_problem(answer, 404, "not_found")
     assert document_ids(owner, application_id) == [document_id]
     assert len(stored_files(storage)) == 1
+
+
+# A client gone mid-upload is its own abort, not a server error.
+
+
+def test_a_client_gone_mid_upload_is_logged_as_499_without_an_error_and_leaves_nothing(
+    live_server: LiveServer, owner: TestClient, application_id: int
+) -> None:
+    boundary = "g0ne"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cv.pdf"\r\n\r\n%PDF-1.4\n'
+    ).encode()
+    path = f"/api/v1/applications/{application_id}/documents"
+    # A token of the live server's own clock: the test clock's would be from the future for it.
+    login = {"username": owner.user["email"], "password": PASSWORD}
+    token = httpx.post(f"{live_server.url}/api/v1/auth/token", data=login, timeout=5).json()["access_token"]
+    request = "\r\n".join(
+        [
+            f"POST {path} HTTP/1.1",
+            "Host: 127.0.0.1",
+            f"Authorization: Bearer {token}",
+            f"Content-Type: multipart/form-data; boundary={boundary}",
+            f"Content-Length: {3 * MIB}",
+            "",
+            "",
+        ]
+    ).encode()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=5) as sock:
+        sock.sendall(request + head + b"x" * MIB)  # a third of what it declared, then it hangs up
+
+    line = f"POST {path} "
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline and line not in log:
+        time.sleep(0.1)  # the server logs the request once it has given up on it
+        log = live_server.log.read_text(encoding="utf-8")
+    (logged,) = [entry for entry in log.splitlines() if line in entry]
+    assert f"{line}499" in logged and " INFO " in logged, logged
+    assert "ERROR" not in log and "Traceback" not in log and "ClientDisconnect" not in log, log
+    folder = document_service.documents_folder(live_server.log.parent)
+    assert not folder.exists() or list(folder.iterdir()) == []  # the partial file is gone
+    assert owner.get(f"/applications/{application_id}/documents").json() == {"items": []}
