@@ -101,6 +101,10 @@ class UnsupportedMediaType(DomainError):
     status, code, title = 415, "unsupported_media_type", "Unsupported media type"
 
 
+class DocumentLimit(DomainError):
+    status, code, title = 409, "document_limit", "The application holds as many documents as it may"
+
+
 class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
 

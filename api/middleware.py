@@ -9,12 +9,15 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.problem import EdgeRefusal, edge_refusal_response, problem_response
 
 logger = logging.getLogger("ateliers.requests")
 
+# nginx's status for a request its client abandoned before the answer: never sent, only logged.
+CLIENT_CLOSED_REQUEST = 499
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # The anonymous reads that partner sites call from their own pages.
 _PUBLIC_READS = re.compile(
@@ -63,7 +66,8 @@ def docs_content_security_policy(path: str, html: bytes) -> str:
 
 class RequestContextMiddleware:
     """Gives every request an id, logs one line for it, adds the security headers to every answer,
-    and turns anything unexpected into a problem+json 500 with the traceback in the log."""
+    and turns anything unexpected into a problem+json 500 with the traceback in the log; a client
+    that hangs up before its body is read is logged as 499, without a traceback."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -114,6 +118,10 @@ class RequestContextMiddleware:
         except EdgeRefusal as refusal:
             if not response_started:
                 await edge_refusal_response(refusal)(scope, receive, send_with_headers)
+        except ClientDisconnect:
+            # The client hung up mid-body: nobody is left to answer, and it is not the server's fault.
+            if not response_started:
+                status = CLIENT_CLOSED_REQUEST
         except Exception:
             logger.exception("unhandled error", extra={"request_id": request_id})
             if not response_started:

@@ -1,15 +1,23 @@
-"""Documents joined to an application (CV, letter, ...): upload, list, download."""
+"""Documents joined to an application (CV, letter, ...): upload, list, download, delete."""
 
 import re
 import unicodedata
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response, status
+from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from fastapi.responses import FileResponse
 
 from api.body_limits import BoundedBodyRoute
-from api.deps import ApplicationForUpload, ClockDep, DbSession, OwnedApplication, ResourceId, SettingsDep
+from api.deps import (
+    ApplicationForUpload,
+    ClockDep,
+    CurrentUser,
+    DbSession,
+    OwnedApplication,
+    ResourceId,
+    SettingsDep,
+)
 from api.problem import problem_responses
 from api.services import documents as document_service
 from models.application import ApplicationDocumentList, ApplicationDocumentPublic, DocumentKind
@@ -73,7 +81,9 @@ def content_disposition(filename: str) -> str:
     status_code=status.HTTP_201_CREATED,
     response_model=ApplicationDocumentPublic,
     summary="Join a document to an application (the owner or the secretariat)",
-    responses=problem_responses(401, 404, 413, 415, 422),
+    description="While the application is submitted, waitlisted or accepted (409 `invalid_transition` "
+    "otherwise); at most 10 documents and 20 MiB per application (409 `document_limit`).",
+    responses=problem_responses(401, 404, 409, 413, 415, 422),
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_application_document(
@@ -127,3 +137,23 @@ def download_application_document(
             "Cache-Control": "private, no-store",
         },
     )
+
+
+@router.delete(
+    "/{document_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a document (the owner while the application is submitted, or the secretariat)",
+    responses=problem_responses(401, 404, 409, 422),
+)
+def delete_application_document(
+    document_id: ResourceId,
+    application: OwnedApplication,
+    actor: CurrentUser,
+    db: DbSession,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+) -> Response:
+    document = document_service.delete_document(db, actor, application, document_id)
+    # Run after the answer, so after the commit: a deletion rolled back keeps its file.
+    background.add_task(document_service.remove_document_file, document, storage_dir=settings.storage_dir)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

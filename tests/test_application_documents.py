@@ -1,22 +1,32 @@
-"""Documents joined to an application: typed from their bytes, at most 5 MiB, stored under the
-server's names, served back safely, to the owner and the secretariat only."""
+"""Documents joined to an application: typed by parsing their bytes, at most 5 MiB each and 10
+documents or 20 MiB per live application, stored under the server's names, served back safely and
+deleted with their files, to the owner and the secretariat only."""
 
 import hashlib
 import io
 import os
+import socket
 import struct
+import threading
 import time
+import uuid
 import zipfile
 import zlib
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
 import anyio
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from fpdf import FPDF
+from PIL import Image
+from pypdf import PdfWriter
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, NumberObject, PdfObject, TextStringObject
 from sqlalchemy import text
 
 from api.cli import main as ateliers_cli
@@ -26,8 +36,8 @@ from api.db import open_session
 from api.errors import PayloadTooLarge
 from api.services import documents as document_service
 from models.application import ApplicationDocument
-from tests.conftest import TEST_SECRET_KEY, UserFactory
-from tests.factories import apply, published_session
+from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, LiveServer, UserFactory
+from tests.factories import apply, insert_application, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
 MIB = 1024 * 1024
@@ -60,18 +70,31 @@ def pdf_bytes(size: int | None = None) -> bytes:
     return bytes(out)
 
 
-def png_bytes() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+def fpdf_bytes() -> bytes:
+    """A one-page PDF as fpdf2, the service's own PDF library, writes it."""
+    document = FPDF()
+    document.add_page()
+    document.set_font("helvetica", size=12)
+    document.cell(text="Camille Durand, curriculum vitae")
+    return bytes(document.output())
 
-    header = struct.pack(">IIBBBBB", 2, 2, 8, 2, 0, 0, 0)
-    pixels = zlib.compress(b"".join(b"\x00" + b"\xff\x00\x00" * 2 for _ in range(2)))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+def pillow_bytes(image_format: str, size: tuple[int, int] = (32, 24)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 40, 40)).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def png_bytes() -> bytes:
+    return pillow_bytes("PNG")
 
 
 def jpeg_bytes() -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    return b"\xff\xd8" + app0 + b"\xff\xfe\x00\x06demo" + b"\xff\xd9"
+    return pillow_bytes("JPEG")
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def zip_bytes(*members: tuple[str, bytes]) -> bytes:
@@ -84,24 +107,170 @@ def zip_bytes(*members: tuple[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def odt_bytes(mimetype: bytes = b"application/vnd.oasis.opendocument.text") -> bytes:
-    return zip_bytes(("mimetype", mimetype), ("content.xml", b"<office:document-content/>"))
+ODT_CONTENT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+    b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.3">'
+    b"<office:body><office:text><text:p>Lettre de motivation</text:p></office:text></office:body>"
+    b"</office:document-content>"
+)
+WORD_NAMESPACE = b"http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+DOCX_DOCUMENT = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<w:document xmlns:w="' + WORD_NAMESPACE + b'"><w:body><w:p><w:r><w:t>Curriculum vitae</w:t>'
+    b"</w:r></w:p></w:body></w:document>"
+)
+DOCX_CONTENT_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    b'<Default Extension="xml" ContentType="application/xml"/>'
+    b'<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+    b'wordprocessingml.document.main+xml"/></Types>'
+)
+DOCX_RELATIONSHIPS = (
+    b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    b'<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    b'officeDocument" Target="word/document.xml"/></Relationships>'
+)
 
 
-def docx_bytes() -> bytes:
+def odt_bytes(
+    mimetype: bytes = b"application/vnd.oasis.opendocument.text", content: bytes = ODT_CONTENT
+) -> bytes:
+    return zip_bytes(("mimetype", mimetype), ("content.xml", content))
+
+
+def docx_bytes(document: bytes = DOCX_DOCUMENT, *extra: tuple[str, bytes]) -> bytes:
     return zip_bytes(
-        ("[Content_Types].xml", b"<Types/>"),
-        ("_rels/.rels", b"<Relationships/>"),
-        ("word/document.xml", b"<w:document/>"),
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES),
+        ("_rels/.rels", DOCX_RELATIONSHIPS),
+        ("word/document.xml", document),
+        *extra,
     )
 
 
 ACCEPTED = {
     "pdf": (pdf_bytes(), "application/pdf"),
+    "pdf from fpdf2": (fpdf_bytes(), "application/pdf"),
     "odt": (odt_bytes(), "application/vnd.oasis.opendocument.text"),
     "docx": (docx_bytes(), "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
     "png": (png_bytes(), "image/png"),
     "jpeg": (jpeg_bytes(), "image/jpeg"),
+}
+
+
+def pdf_with(**entries: PdfObject) -> bytes:
+    """A one-page PDF written by pypdf, with these entries added to its catalog."""
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    for name, value in entries.items():
+        writer._root_object[NameObject(f"/{name}")] = value
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def action(kind: str, **entries: PdfObject) -> DictionaryObject:
+    return DictionaryObject(
+        {NameObject("/S"): NameObject(f"/{kind}"), **{NameObject(f"/{k}"): v for k, v in entries.items()}}
+    )
+
+
+def pdf_with_javascript_in_its_names() -> bytes:
+    """Document-level JavaScript, as Acrobat runs it when the file opens."""
+    script = action("JavaScript", JS=TextStringObject("app.alert('hello');"))
+    tree = DictionaryObject({NameObject("/Names"): ArrayObject([TextStringObject("greeting"), script])})
+    return pdf_with(Names=DictionaryObject({NameObject("/JavaScript"): tree}))
+
+
+def pdf_with_a_javascript_link() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    link = DictionaryObject(
+        {
+            NameObject("/Type"): NameObject("/Annot"),
+            NameObject("/Subtype"): NameObject("/Link"),
+            NameObject("/Rect"): ArrayObject(
+                [NumberObject(0), NumberObject(0), NumberObject(99), NumberObject(99)]
+            ),
+            NameObject("/A"): action(
+                "JavaScript", JS=TextStringObject("app.launchURL('https://x.example');")
+            ),
+        }
+    )
+    writer.pages[0][NameObject("/Annots")] = ArrayObject([writer._add_object(link)])
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    return buffer.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A PNG whose header declares this size, over a few bytes of pixels: a decompression bomb."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + png_chunk(b"IEND", b"")
+    )
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        b'<!ENTITY lol%d "%s">' % (n, (b"&lol%d;" % (n - 1) if n > 1 else b"&lol;") * 10)
+        for n in range(1, 10)
+    )
+    + b']><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0">'
+    b"&lol9;</office:document-content>"
+)
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+
+# Files whose first bytes claim an accepted type, and which that type's parser refuses.
+PRETENDERS = {
+    "docx whose main part is garbage, beside a program and a page": zip_bytes(
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES),
+        ("word/document.xml", b"garbage, not XML"),
+        ("payload.exe", b"MZ\x90\x00"),
+        ("index.html", HTML),
+    ),
+    "odt with its mimetype member and nothing else": zip_bytes(
+        ("mimetype", b"application/vnd.oasis.opendocument.text")
+    ),
+    "odt whose content is not OpenDocument": odt_bytes(content=DOCX_DOCUMENT),
+    "odt whose content expands entities": odt_bytes(content=BILLION_LAUGHS),
+    "docx whose content types name no Word document": zip_bytes(
+        ("[Content_Types].xml", DOCX_CONTENT_TYPES.replace(b"/word/document.xml", b"/word/other.xml")),
+        ("word/document.xml", DOCX_DOCUMENT),
+    ),
+    "docm (macros)": zip_bytes(
+        (
+            "[Content_Types].xml",
+            DOCX_CONTENT_TYPES.replace(
+                b"application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml",
+                b"application/vnd.ms-word.document.macroEnabled.main+xml",
+            ),
+        ),
+        ("word/document.xml", DOCX_DOCUMENT),
+    ),
+    "pdf header before html": b"%PDF-1.7\n" + HTML,
+    "png signature before html": b"\x89PNG\r\n\x1a\n" + HTML,
+    "three-byte jpeg header": b"\xff\xd8\xff",
+    "truncated jpeg": jpeg_bytes()[:200],
+    "png decompression bomb": png_claiming(100_000, 100_000),
+    "pdf with an /OpenAction in JavaScript": pdf_with(
+        OpenAction=action("JavaScript", JS=TextStringObject("app.alert('pwned');"))
+    ),
+    "pdf with an /OpenAction launching a program": pdf_with(
+        OpenAction=action("Launch", F=TextStringObject("C:\\Windows\\System32\\calc.exe"))
+    ),
+    "pdf with a document action in JavaScript": pdf_with(
+        AA=DictionaryObject({NameObject("/WC"): action("JavaScript", JS=TextStringObject("app.alert(1);"))})
+    ),
+    "pdf with a JavaScript names tree": pdf_with_javascript_in_its_names(),
+    "pdf with a JavaScript link annotation": pdf_with_a_javascript_link(),
 }
 
 LIARS = {
@@ -233,6 +402,42 @@ def test_a_file_that_is_not_an_accepted_type_is_415_whatever_it_claims(
     assert_nothing_kept(owner, application_id, storage)
 
 
+@pytest.mark.parametrize("name", list(PRETENDERS))
+def test_a_file_that_does_not_parse_as_the_type_it_claims_or_runs_code_is_415(
+    owner: TestClient, secretariat: TestClient, application_id: int, storage: Path, name: str
+) -> None:
+    answer = upload(owner, application_id, PRETENDERS[name], filename="cv.pdf")
+
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+    # The secretariat's uploads are checked the same way.
+    assert_problem(upload(secretariat, application_id, PRETENDERS[name]), 415, "unsupported_media_type")
+    assert_nothing_kept(secretariat, application_id, storage)
+
+
+def test_a_docx_whose_main_part_declares_a_huge_size_is_415_without_reading_it(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    # 64 MiB of XML that deflates to a few KiB: a zip bomb, refused from the archive's directory.
+    padding = b"<w:p/>" * (64 * MIB // 6)
+    bomb = docx_bytes(DOCX_DOCUMENT.replace(b"<w:body>", b"<w:body>" + padding))
+    assert len(bomb) < MIB
+
+    answer = upload(owner, application_id, bomb, filename="cv.docx")
+
+    assert_problem(answer, 415, "unsupported_media_type")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_a_docx_with_other_members_beside_a_valid_main_part_is_accepted(
+    owner: TestClient, application_id: int
+) -> None:
+    content = docx_bytes(DOCX_DOCUMENT, ("word/media/image1.png", png_bytes()), ("docProps/app.xml", b"<x/>"))
+    answer = upload(owner, application_id, content, filename="cv.docx")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["media_type"] == ACCEPTED["docx"][1]
+
+
 def test_an_odt_whose_mimetype_member_names_another_type_is_415(
     owner: TestClient, application_id: int, storage: Path
 ) -> None:
@@ -312,6 +517,7 @@ def test_the_limit_stops_reading_the_body_as_soon_as_it_is_passed(tmp_path: Path
 
 class ApplicationStub:
     id = 1
+    status = "submitted"
 
 
 def test_a_body_without_a_file_part_is_422(owner: TestClient, application_id: int, storage: Path) -> None:
@@ -576,3 +782,235 @@ def test_ateliers_worker_deletes_an_orphan_file_and_keeps_a_referenced_one(
     assert stored_files(storage) == [referenced]
     download = owner.get(f"/applications/{application_id}/documents/{document_id}")
     assert download.content == pdf_bytes()
+
+
+# Bounds per application, and the application's lifecycle.
+
+
+def insert_documents(app: FastAPI, application_id: int, count: int, *, size_bytes: int = 1000) -> None:
+    """Document rows written straight to the database, as earlier uploads would have left them."""
+    with open_session(app.state.engine, write=True) as db:
+        for _ in range(count):
+            db.add(
+                ApplicationDocument(
+                    application_id=application_id,
+                    media_type="application/pdf",
+                    filename="earlier.pdf",
+                    storage_name=f"{uuid.uuid4().hex}.pdf",
+                    size_bytes=size_bytes,
+                    sha256="0" * 64,
+                    created_at=START,
+                )
+            )
+        db.commit()
+
+
+def document_ids(client: TestClient, application_id: int) -> list[int]:
+    return [d["id"] for d in client.get(f"/applications/{application_id}/documents").json()["items"]]
+
+
+def test_an_eleventh_document_is_document_limit_and_changes_nothing(
+    owner: TestClient, secretariat: TestClient, application_id: int, storage: Path
+) -> None:
+    for _ in range(10):
+        assert upload(owner, application_id, pdf_bytes()).status_code == 201
+    before = document_ids(owner, application_id)
+
+    for client in (owner, secretariat):
+        body = assert_problem(upload(client, application_id, png_bytes()), 409, "document_limit")
+        assert "10" in body["detail"]
+
+    assert document_ids(owner, application_id) == before
+    assert len(stored_files(storage)) == 10
+
+
+def test_documents_past_twenty_mebibytes_in_all_are_document_limit(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    for _ in range(4):  # 4 x 5 MiB: exactly the 20 MiB an application may hold
+        assert upload(owner, application_id, pdf_bytes(MAX)).status_code == 201
+
+    assert_problem(upload(owner, application_id, pdf_bytes()), 409, "document_limit")
+
+    assert len(document_ids(owner, application_id)) == 4
+    assert len(stored_files(storage)) == 4
+
+
+def test_concurrent_uploads_to_an_application_at_nine_documents_add_exactly_one(
+    app: FastAPI, owner: TestClient, application_id: int, storage: Path
+) -> None:
+    insert_documents(app, application_id, 9)
+    clients = [
+        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) for _ in range(6)
+    ]
+    for client in clients:
+        client.headers["Authorization"] = owner.headers["Authorization"]
+    start = threading.Barrier(len(clients))
+
+    def send(client: TestClient) -> httpx.Response:
+        start.wait()
+        return upload(client, application_id, fpdf_bytes())
+
+    try:
+        with ThreadPoolExecutor(len(clients)) as pool:
+            answers = list(pool.map(send, clients))
+    finally:
+        for client in clients:
+            client.close()
+
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] + [409] * 5, [answer.text for answer in answers]
+    assert {answer.json()["code"] for answer in answers if answer.status_code == 409} == {"document_limit"}
+    assert len(document_ids(owner, application_id)) == 10
+    assert len(stored_files(storage)) == 1  # the refused files are not kept
+
+
+@pytest.mark.parametrize("status", ["submitted", "waitlisted", "accepted"])
+def test_a_live_application_takes_documents(
+    app: FastAPI, secretariat: TestClient, owner: TestClient, status: str
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(
+        app, session_id=session["id"], applicant_id=owner.user["id"], status=status
+    )
+    for client in (owner, secretariat):
+        assert upload(client, application_id, pdf_bytes()).status_code == 201
+
+
+@pytest.mark.parametrize("status", ["withdrawn", "rejected"])
+def test_uploading_to_an_application_that_is_over_is_invalid_transition(
+    app: FastAPI, secretariat: TestClient, owner: TestClient, storage: Path, status: str
+) -> None:
+    session = published_session(secretariat)
+    application_id = insert_application(
+        app, session_id=session["id"], applicant_id=owner.user["id"], status=status
+    )
+    for client in (owner, secretariat):
+        assert_problem(upload(client, application_id, pdf_bytes()), 409, "invalid_transition")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_uploading_after_the_owner_withdrew_is_invalid_transition(
+    owner: TestClient, application_id: int, storage: Path
+) -> None:
+    assert owner.post(f"/applications/{application_id}/withdraw").status_code == 200
+    assert_problem(upload(owner, application_id, pdf_bytes()), 409, "invalid_transition")
+    assert_nothing_kept(owner, application_id, storage)
+
+
+def test_the_owner_deletes_a_document_of_a_submitted_application_with_its_file(
+    owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    (file,) = stored_files(storage)
+    kept = upload(owner, application_id, png_bytes()).json()["id"]
+
+    answer = owner.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert document_ids(owner, application_id) == [kept]
+    assert file not in stored_files(storage) and len(stored_files(storage)) == 1
+    assert_problem(owner.get(f"/applications/{application_id}/documents/{document_id}"), 404, "not_found")
+    assert_problem(owner.delete(f"/applications/{application_id}/documents/{document_id}"), 404, "not_found")
+
+
+def test_the_owner_deleting_once_the_application_is_decided_is_invalid_transition(
+    owner: TestClient, secretariat: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    decision = secretariat.post(f"/applications/{application_id}/decision", json={"decision": "accepted"})
+    assert decision.status_code == 200, decision.text
+    before = stored_files(storage)
+
+    answer = owner.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert_problem(answer, 409, "invalid_transition")
+    assert document_ids(owner, application_id) == [document_id]
+    assert stored_files(storage) == before
+    assert owner.get(f"/applications/{application_id}/documents/{document_id}").content == pdf_bytes()
+
+
+def test_the_secretariat_deletes_a_document_whatever_the_application_status(
+    owner: TestClient, secretariat: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    assert owner.post(f"/applications/{application_id}/withdraw").status_code == 200
+
+    answer = secretariat.delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert answer.status_code == 204, answer.text
+    assert document_ids(secretariat, application_id) == []
+    assert stored_files(storage) == []
+
+
+@pytest.mark.parametrize("role", ["applicant", "trainer"])
+def test_anyone_else_deleting_a_document_gets_404_and_it_stays(
+    make_user: UserFactory, owner: TestClient, application_id: int, document_id: int, storage: Path, role: str
+) -> None:
+    before = stored_files(storage)
+
+    answer = make_user(role).delete(f"/applications/{application_id}/documents/{document_id}")
+
+    assert_problem(answer, 404, "not_found")
+    assert document_ids(owner, application_id) == [document_id]
+    assert stored_files(storage) == before
+
+
+def test_anonymous_deleting_a_document_gets_401_and_it_stays(
+    anonymous: TestClient, owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    assert_unauthorized(anonymous.delete(f"/applications/{application_id}/documents/{document_id}"))
+    assert document_ids(owner, application_id) == [document_id]
+    assert len(stored_files(storage)) == 1
+
+
+def test_deleting_a_document_through_another_application_is_404(
+    secretariat: TestClient, owner: TestClient, application_id: int, document_id: int, storage: Path
+) -> None:
+    other_session = published_session(secretariat, title="Les ateliers des cultures numériques #4")
+    other_id = apply(owner, other_session["id"])["id"]
+
+    answer = owner.delete(f"/applications/{other_id}/documents/{document_id}")
+
+    assert_problem(answer, 404, "not_found")
+    assert document_ids(owner, application_id) == [document_id]
+    assert len(stored_files(storage)) == 1
+
+
+# A client gone mid-upload is its own abort, not a server error.
+
+
+def test_a_client_gone_mid_upload_is_logged_as_499_without_an_error_and_leaves_nothing(
+    live_server: LiveServer, owner: TestClient, application_id: int
+) -> None:
+    boundary = "g0ne"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="cv.pdf"\r\n\r\n%PDF-1.4\n'
+    ).encode()
+    path = f"/api/v1/applications/{application_id}/documents"
+    # A token of the live server's own clock: the test clock's would be from the future for it.
+    login = {"username": owner.user["email"], "password": PASSWORD}
+    token = httpx.post(f"{live_server.url}/api/v1/auth/token", data=login, timeout=5).json()["access_token"]
+    request = "\r\n".join(
+        [
+            f"POST {path} HTTP/1.1",
+            "Host: 127.0.0.1",
+            f"Authorization: Bearer {token}",
+            f"Content-Type: multipart/form-data; boundary={boundary}",
+            f"Content-Length: {3 * MIB}",
+            "",
+            "",
+        ]
+    ).encode()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=5) as sock:
+        sock.sendall(request + head + b"x" * MIB)  # a third of what it declared, then it hangs up
+
+    line = f"POST {path} "
+    deadline = time.monotonic() + 10
+    log = ""
+    while time.monotonic() < deadline and line not in log:
+        time.sleep(0.1)  # the server logs the request once it has given up on it
+        log = live_server.log.read_text(encoding="utf-8")
+    (logged,) = [entry for entry in log.splitlines() if line in entry]
+    assert f"{line}499" in logged and " INFO " in logged, logged
+    assert "ERROR" not in log and "Traceback" not in log and "ClientDisconnect" not in log, log
+    folder = document_service.documents_folder(live_server.log.parent)
+    assert not folder.exists() or list(folder.iterdir()) == []  # the partial file is gone
+    assert owner.get(f"/applications/{application_id}/documents").json() == {"items": []}

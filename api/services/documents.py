@@ -1,5 +1,6 @@
-"""Documents joined to an application: received as a stream, typed from their bytes, kept under
-names the server chooses, listed and served back; and the sweep of files that no row names."""
+"""Documents joined to an application: received as a stream, typed by parsing their bytes with
+each format's library, kept under names the server chooses within the application's limits,
+listed, served back and deleted; and the sweep of files that no row names."""
 
 import contextlib
 import hashlib
@@ -14,18 +15,40 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from xml.etree import ElementTree
 
 import anyio.to_thread
 import puremagic
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import DefusedXMLParser
+from PIL import Image
+from pypdf import PdfReader
+from pypdf.errors import PyPdfError
+from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject
 from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
-from api.errors import NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
-from models.application import Application, ApplicationDocument, DocumentKind
+from api.errors import (
+    DocumentLimit,
+    InvalidTransition,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from api.services.auth import Actor
+from models.application import Application, ApplicationDocument, ApplicationStatus, DocumentKind
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
+# Per application, in the same mebibytes as a document's limit.
+MAX_DOCUMENTS_PER_APPLICATION = 10
+MAX_APPLICATION_BYTES = 20 * 1024 * 1024
+# The applications still being considered or attended: a withdrawn or rejected one takes no more files.
+UPLOADABLE = frozenset(
+    {ApplicationStatus.submitted, ApplicationStatus.waitlisted, ApplicationStatus.accepted}
+)
 # Older unnamed files are orphans: an upload writes, renames and commits within seconds.
 ORPHAN_GRACE = timedelta(hours=1)
 # A folder of its own, so that the sweep never touches files other features keep in storage.
@@ -41,6 +64,7 @@ SUFFIXES = {PDF: ".pdf", ODT: ".odt", DOCX: ".docx", PNG: ".png", JPEG: ".jpg"}
 ACCEPTED_MEDIA_TYPES = tuple(SUFFIXES)
 
 _ZIP_SIGNATURE = b"PK\x03\x04"
+_ZIP = "application/zip"
 _STORAGE_NAME = re.compile(r"^[0-9a-f]{32}\.(pdf|odt|docx|png|jpg)$")
 _FILENAME_MAX = 200
 # Form fields other than the file are a short `kind`; anything bigger is not a form we expect.
@@ -222,53 +246,236 @@ async def _receive(body: AsyncIterator[bytes], content_type: str, *, folder: Pat
     return upload
 
 
-def _office_document_type(path: Path) -> str | None:
-    """ODT or DOCX, read from the archive's members; None for any other ZIP (a spreadsheet,
-    a presentation, a plain archive) or a damaged one."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-            if "mimetype" in names:
-                # OpenDocument names its own type in this member; a long one is not ours.
-                with archive.open("mimetype") as member:
-                    declared = member.read(len(ODT) + 1)
-                return ODT if declared == ODT.encode("ascii") else None
-            if "[Content_Types].xml" in names and "word/document.xml" in names:
-                return DOCX
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        NotImplementedError,
-        RuntimeError,
-        EOFError,
-        OSError,
-        ValueError,
-        zlib.error,
-    ):
+# A zip bomb or a huge XML part is refused from the sizes the archive's directory declares, and
+# the main part is read at most this far: a CV's document.xml is a few hundred KiB.
+MAX_MAIN_PART_BYTES = 32 * 1024 * 1024
+MAX_ARCHIVE_BYTES = 256 * 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
+_XML_CHUNK_BYTES = 64 * 1024
+# A 600 dpi scan of an A4 page is 35 million pixels; decoding one holds about 100 MB.
+MAX_IMAGE_PIXELS = 40_000_000
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS  # Pillow's own decompression-bomb guard, at the same bound
+# Reading a PDF's objects stops here: a 5 MiB file holds far fewer.
+_MAX_PDF_OBJECTS = 200_000
+
+_ODT_CONTENT = "{urn:oasis:names:tc:opendocument:xmlns:office:1.0}document-content"
+_DOCX_MAIN_PART = "/word/document.xml"
+_DOCX_MAIN_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+_CONTENT_TYPES_NAMESPACE = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+# Transitional and Strict Office Open XML name the document element in their own namespaces.
+_DOCX_DOCUMENTS = frozenset(
+    {
+        "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}document",
+        "{http://purl.oclc.org/ooxml/wordprocessingml/main}document",
+    }
+)
+# Names in a PDF that run code when it is opened or read: JavaScript, launch actions, XFA forms.
+_PDF_ACTIVE_KEYS = frozenset({"/JS", "/JavaScript", "/Launch", "/XFA"})
+_PDF_ACTIVE_ACTIONS = frozenset({"/JavaScript", "/Launch"})
+
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    NotImplementedError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    zlib.error,
+)
+
+# What pypdf raises on a damaged file, besides its own errors: it reads objects the file describes.
+_PDF_ERRORS = (
+    PyPdfError,
+    ValueError,
+    KeyError,
+    TypeError,
+    AttributeError,
+    IndexError,
+    RecursionError,
+    OSError,
+    NotImplementedError,
+    zlib.error,
+)
+
+
+class _NotThisType(Exception):
+    """The file does not parse as the type its first bytes claim."""
+
+
+class _RootElement:
+    """An XML parser target that keeps the root element's name and nothing else, so that a large
+    part parses in constant memory."""
+
+    def __init__(self) -> None:
+        self.tag: str | None = None
+        self.attributes: list[dict[str, str]] = []
+
+    def start(self, tag: str, attributes: dict[str, str]) -> None:
+        if self.tag is None:
+            self.tag = tag
+        elif tag == f"{_CONTENT_TYPES_NAMESPACE}Override":
+            self.attributes.append(attributes)
+
+    def close(self) -> None:
         return None
-    return None
 
 
-def sniff_media_type(path: Path) -> str:
-    """The document's type from its bytes alone (puremagic's signatures; ZIP-based formats by
-    their members), or 415 when it is not PDF, ODT, DOCX, PNG or JPEG."""
+def _parse_member(archive: zipfile.ZipFile, name: str) -> _RootElement:
+    """Parses one member of the archive with defusedxml (no DTD, no entities), reading at most
+    MAX_MAIN_PART_BYTES of it; the root element's name, and the content types it overrides."""
+    try:
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _NotThisType(f"no {name}") from None
+    if info.file_size > MAX_MAIN_PART_BYTES:
+        raise _NotThisType(f"{name} is too large")
+    root = _RootElement()
+    parser = DefusedXMLParser(target=root, forbid_dtd=True)
+    read = 0
+    try:
+        with archive.open(info) as member:
+            while chunk := member.read(_XML_CHUNK_BYTES):
+                read += len(chunk)
+                if read > MAX_MAIN_PART_BYTES:
+                    raise _NotThisType(f"{name} is larger than it declares")
+                parser.feed(chunk)
+        parser.close()
+    except (ElementTree.ParseError, DefusedXmlException):
+        raise _NotThisType(f"{name} is not well-formed XML") from None
+    return root
+
+
+def _check_archive(archive: zipfile.ZipFile) -> None:
+    members = archive.infolist()
+    if len(members) > MAX_ARCHIVE_MEMBERS or sum(info.file_size for info in members) > MAX_ARCHIVE_BYTES:
+        raise _NotThisType("the archive declares more than a document holds")
+
+
+def _odt_or_docx(path: Path) -> str:
+    """ODT or DOCX, decided by their packages' rules and a parse of the main XML part."""
+    with zipfile.ZipFile(path) as archive:
+        _check_archive(archive)
+        names = set(archive.namelist())
+        if "mimetype" in names:
+            # OpenDocument names its own type in this member; a long one is not ours.
+            with archive.open("mimetype") as member:
+                if member.read(len(ODT) + 1) != ODT.encode("ascii"):
+                    raise _NotThisType("another OpenDocument type")
+            if _parse_member(archive, "content.xml").tag != _ODT_CONTENT:
+                raise _NotThisType("content.xml is not an OpenDocument text")
+            return ODT
+        content_types = _parse_member(archive, "[Content_Types].xml")
+        if content_types.tag != f"{_CONTENT_TYPES_NAMESPACE}Types" or not any(
+            override.get("PartName") == _DOCX_MAIN_PART and override.get("ContentType") == _DOCX_MAIN_TYPE
+            for override in content_types.attributes
+        ):
+            # A spreadsheet, a macro-enabled document or a plain archive.
+            raise _NotThisType("[Content_Types].xml names no Word document")
+        if _parse_member(archive, _DOCX_MAIN_PART.lstrip("/")).tag not in _DOCX_DOCUMENTS:
+            raise _NotThisType("word/document.xml is not a Word document")
+        return DOCX
+
+
+def _pdf_is_active(reader: PdfReader) -> bool:
+    """Whether any object reachable from the trailer names JavaScript, a launch action or an XFA
+    form: wherever it hides (/OpenAction, /AA, annotations, the names tree, an action's /Next)."""
+    seen: set[tuple[int, int]] = set()
+    pending: list[Any] = [reader.trailer]
+    visited = 0
+    while pending:
+        item = pending.pop()
+        if isinstance(item, IndirectObject):
+            if (item.idnum, item.generation) in seen:
+                continue
+            seen.add((item.idnum, item.generation))
+            item = item.get_object()
+        visited += 1
+        if visited > _MAX_PDF_OBJECTS:
+            raise _NotThisType("too many objects to inspect")
+        if isinstance(item, DictionaryObject):
+            if not _PDF_ACTIVE_KEYS.isdisjoint(item.keys()) or item.get("/S") in _PDF_ACTIVE_ACTIONS:
+                return True
+            # Streams are not decoded: only their dictionaries can name an action.
+            pending.extend(value for key, value in item.items() if key != "/Parent")
+        elif isinstance(item, ArrayObject):
+            pending.extend(item)
+    return False
+
+
+def _pdf(path: Path) -> str:
+    """A PDF whose structure pypdf reads, with at least one page and nothing that runs."""
+    try:
+        reader = PdfReader(path, strict=False)
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise _NotThisType("encrypted with a password")
+        if len(reader.pages) == 0:
+            raise _NotThisType("no page")
+        if _pdf_is_active(reader):
+            raise _NotThisType("it carries JavaScript or a launch action")
+    except _PDF_ERRORS as error:
+        raise _NotThisType(f"pypdf cannot read it: {error.__class__.__name__}") from None
+    return PDF
+
+
+def _image(path: Path, pillow_format: str, media_type: str) -> str:
+    """An image Pillow decodes whole, within MAX_IMAGE_PIXELS."""
+    try:
+        with Image.open(path, formats=[pillow_format]) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise _NotThisType("too many pixels")
+            image.verify()
+        # verify() leaves the image unusable: decoding every pixel needs a fresh open.
+        with Image.open(path, formats=[pillow_format]) as image:
+            image.load()
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, zlib.error):
+        raise _NotThisType(f"Pillow cannot decode it as {pillow_format}") from None
+    return media_type
+
+
+def _claimed_type(path: Path) -> str | None:
+    """What the first bytes claim (puremagic's signatures): PDF, PNG, JPEG, or ZIP for the office
+    formats; None for anything else."""
     with path.open("rb") as stream:
         try:
             matches = puremagic.magic_stream(stream)
         except (puremagic.PureError, ValueError):
             matches = []
-    if matches:
-        best = max(match.confidence for match in matches)
-        leading = [match for match in matches if match.confidence == best]
-        if any(match.offset == 0 and match.byte_match.startswith(_ZIP_SIGNATURE) for match in leading):
-            office = _office_document_type(path)
-            if office is not None:
-                return office
-        else:
-            accepted = {match.mime_type for match in leading} & {PDF, PNG, JPEG}
-            if len(accepted) == 1:
-                return accepted.pop()
-    raise UnsupportedMediaType("Documents must be PDF, ODT, DOCX, PNG or JPEG files.")
+    if not matches:
+        return None
+    best = max(match.confidence for match in matches)
+    leading = [match for match in matches if match.confidence == best]
+    if any(match.offset == 0 and match.byte_match.startswith(_ZIP_SIGNATURE) for match in leading):
+        return _ZIP
+    accepted = {match.mime_type for match in leading} & {PDF, PNG, JPEG}
+    return accepted.pop() if len(accepted) == 1 else None
+
+
+def sniff_media_type(path: Path) -> str:
+    """The document's type, from its bytes alone: claimed by its signature, then confirmed by
+    parsing it with its format's library (pypdf, Pillow, defusedxml on the main XML part); 415
+    when it is not a PDF, ODT, DOCX, PNG or JPEG that parses, or is a PDF that runs code.
+
+    Slow and bounded: run it in a worker thread, before any database lock."""
+    claimed = _claimed_type(path)
+    try:
+        if claimed == PDF:
+            return _pdf(path)
+        if claimed == PNG:
+            return _image(path, "PNG", PNG)
+        if claimed == JPEG:
+            return _image(path, "JPEG", JPEG)
+        if claimed == _ZIP:
+            return _odt_or_docx(path)
+    except _NotThisType:
+        pass
+    except _ZIP_ERRORS:
+        pass
+    raise UnsupportedMediaType(
+        "Documents must be PDF, ODT, DOCX, PNG or JPEG files that open as such, and a PDF may carry no "
+        "JavaScript or launch action."
+    )
 
 
 @dataclass(frozen=True)
@@ -295,6 +502,11 @@ def _document_kind(value: str | None) -> DocumentKind:
         raise ValidationFailed("`kind` must be cv, letter or other.", loc=["body", _KIND_FIELD]) from None
 
 
+def _require_live(application: Application) -> None:
+    if application.status not in UPLOADABLE:
+        raise InvalidTransition(f"Documents cannot be joined to an application that is {application.status}.")
+
+
 def add_document(
     db: Session,
     application_id: int,
@@ -307,10 +519,28 @@ def add_document(
     sha256: str,
     now: datetime,
 ) -> ApplicationDocument:
-    """Records a stored file as a document of the application."""
+    """Records a stored file as a document of the application, within the application's limits.
+
+    The application's row is locked first: concurrent uploads to one application count its
+    documents one after the other, so that none passes the limits."""
     # Read again in this transaction: the check that let the upload in was committed before it.
-    if db.exec(select(Application.id).where(Application.id == application_id)).first() is None:
+    # populate_existing: the status as the lock sees it, not as this session cached it.
+    application = db.get(Application, application_id, with_for_update=True, populate_existing=True)
+    if application is None:
         raise NotFound("No application with this id.")
+    _require_live(application)
+    count, total = db.exec(
+        select(func.count(), func.coalesce(func.sum(ApplicationDocument.size_bytes), 0)).where(
+            ApplicationDocument.application_id == application_id
+        )
+    ).one()
+    if count >= MAX_DOCUMENTS_PER_APPLICATION:
+        raise DocumentLimit(f"An application holds at most {MAX_DOCUMENTS_PER_APPLICATION} documents.")
+    if total + size_bytes > MAX_APPLICATION_BYTES:
+        raise DocumentLimit(
+            f"The documents of an application may not exceed {MAX_APPLICATION_BYTES} bytes in all; "
+            f"{MAX_APPLICATION_BYTES - total} are left."
+        )
     document = ApplicationDocument(
         application_id=application_id,
         kind=kind,
@@ -337,11 +567,13 @@ async def receive_document(
 ) -> ApplicationDocument:
     """Streams an upload to disk, types it from its bytes, renames it, then records it.
 
-    Call it with no transaction open: the database is touched only once the file is on disk.
+    Call it with no transaction open: the database is touched only once the file is on disk and
+    parsed, so that no lock is held while it arrives or while its format is checked.
     A refused upload leaves no file and no row; a crash before the commit leaves a file that
     `remove_orphan_files` deletes once it is older than ORPHAN_GRACE.
     """
     assert application.id is not None
+    _require_live(application)  # before a byte of the body is read; checked again under the lock
     upload = await _receive(body, content_type, folder=documents_folder(storage_dir))
     kept: _StoredFile | None = None
     try:
@@ -384,6 +616,32 @@ def find_document(db: Session, application: Application, document_id: int) -> Ap
     if document is None or document.application_id != application.id:
         raise NotFound("No document with this id for this application.")
     return document
+
+
+def delete_document(
+    db: Session, actor: Actor, application: Application, document_id: int
+) -> ApplicationDocument:
+    """Deletes a document's row: the owner while the application is submitted, the secretariat at
+    any time. The caller removes its file with `remove_document_file` once the deletion is committed,
+    so that a rollback never leaves a row without its file; a crash in between leaves an orphan
+    that `remove_orphan_files` sweeps."""
+    document = find_document(db, application, document_id)
+    if not actor.is_secretariat:
+        # Locked, so that a decision committed meanwhile is seen.
+        db.refresh(application, with_for_update=True)
+        if application.status != ApplicationStatus.submitted:
+            raise InvalidTransition(
+                f"The documents of an application that is {application.status} can no longer be removed."
+            )
+    db.delete(document)
+    db.flush()
+    return document
+
+
+def remove_document_file(document: ApplicationDocument, *, storage_dir: str | Path) -> None:
+    """Deletes the file of a document whose row is gone."""
+    if _STORAGE_NAME.match(document.storage_name):
+        (documents_folder(storage_dir) / document.storage_name).unlink(missing_ok=True)
 
 
 def document_file(document: ApplicationDocument, *, storage_dir: str | Path) -> Path:
