@@ -34,8 +34,9 @@ def get_roster(session: TaughtSession, db: DbSession) -> Roster:
     response_model=HalfDayRecord,
     summary="Record who was present at a half-day",
     description="Replaces whatever was recorded for the same date and half-day, so sending it again "
-    "changes nothing. The date must be within the session's dates and every id an accepted "
-    "application of the session (otherwise 422 `validation_error`); a repeated id counts once. "
+    "changes nothing. The date must be within the session's dates, the half-day must have begun "
+    "(Europe/Paris: a morning from midnight, an afternoon from 12:00) and every id must be an "
+    "accepted application of the session (otherwise 422 `validation_error`); a repeated id counts once. "
     "Answers the half-day as recorded, ids sorted." + WHO,
     responses=problem_responses(401, 404, 422),
 )
@@ -52,8 +53,8 @@ def record_attendance(
     description="Every accepted trainee, by name, with its half-days present and its hours attended." + WHO,
     responses=problem_responses(401, 404, 422),
 )
-def get_attendance(session: TaughtSession, db: DbSession) -> AttendanceSheet:
-    return attendance_service.attendance_sheet(db, session)
+def get_attendance(session: TaughtSession, db: DbSession, clock: ClockDep) -> AttendanceSheet:
+    return attendance_service.attendance_sheet(db, session, now=clock.now())
 
 
 @router.get(

@@ -3,14 +3,14 @@ the two documents made from it (the attendance sheet and the certificate of atte
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import cast
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, and_, delete, func, or_
 from sqlmodel import Session, col, select
 
-from api.clock import paris_today
+from api.clock import PARIS, paris_today
 from api.errors import NotEligible, ValidationFailed
 from api.pdf import Document, Organisation, french_date, french_date_range, french_hours, french_time
 from api.services.auth import Actor
@@ -34,6 +34,24 @@ CENTI = Decimal("0.01")
 HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
 # Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
 HALF_DAYS_PER_TABLE = 12
+# When each half-day begins, Europe/Paris: the morning with its day, the afternoon at noon.
+HALF_DAY_BEGINS = {HalfDay.am: time(0, 0), HalfDay.pm: time(12, 0)}
+
+
+def half_day_begun(day: date, half_day: HalfDay, *, now: datetime) -> bool:
+    """Whether the half-day has begun at `now`: its morning from midnight, its afternoon from noon,
+    Europe/Paris. Only a half-day that has begun can be attended."""
+    return now.astimezone(PARIS) >= datetime.combine(day, HALF_DAY_BEGINS[half_day], tzinfo=PARIS)
+
+
+def _begun_by(now: datetime) -> ColumnElement[bool]:
+    """The attendance rows of half-days that have begun at `now` (see `half_day_begun`)."""
+    today = paris_today(now)
+    begun_today = [half.value for half in HalfDay if half_day_begun(today, half, now=now)]
+    return or_(
+        col(HalfDayAttendance.day) < today,
+        and_(col(HalfDayAttendance.day) == today, col(HalfDayAttendance.half_day).in_(begun_today)),
+    )
 
 
 def hours_for(session: TrainingSession, half_days_present: int) -> Decimal:
@@ -43,7 +61,7 @@ def hours_for(session: TrainingSession, half_days_present: int) -> Decimal:
     return min(worth, Decimal(session.hours)).quantize(CENTI, rounding=ROUND_HALF_UP)
 
 
-def _present_count(db: Session, application: Application, session: TrainingSession) -> int:
+def _present_count(db: Session, application: Application, session: TrainingSession, *, now: datetime) -> int:
     return db.exec(
         select(func.count())
         .select_from(HalfDayAttendance)
@@ -52,16 +70,17 @@ def _present_count(db: Session, application: Application, session: TrainingSessi
             HalfDayAttendance.session_id == session.id,
             col(HalfDayAttendance.day) >= session.start_date,
             col(HalfDayAttendance.day) <= session.end_date,
+            _begun_by(now),
         )
     ).one()
 
 
-def hours_attended(db: Session, application: Application) -> Decimal:
+def hours_attended(db: Session, application: Application, *, now: datetime) -> Decimal:
     """The hours an application's trainee attended so far (see `hours_for`); half-days left outside
-    the session's dates by a later change of them do not count."""
+    the session's dates by a later change of them, or not begun at `now`, do not count."""
     session = db.get(TrainingSession, application.session_id)
     assert session is not None  # foreign key
-    return hours_for(session, _present_count(db, application, session))
+    return hours_for(session, _present_count(db, application, session, now=now))
 
 
 def _accepted(db: Session, session: TrainingSession) -> list[tuple[Application, User]]:
@@ -97,10 +116,17 @@ def record_half_day(
     db: Session, session: TrainingSession, data: HalfDayRecord, *, actor: Actor, now: datetime
 ) -> HalfDayRecord:
     """Set who was present at one half-day, replacing what was recorded for it before; only dates of
-    the session and accepted applications of it are valid; a repeated id counts once."""
+    the session that have begun and accepted applications of it are valid; a repeated id counts
+    once."""
     if not session.start_date <= data.date <= session.end_date:
         raise ValidationFailed(
             f"The session runs from {session.start_date} to {session.end_date}.", loc=["body", "date"]
+        )
+    if not half_day_begun(data.date, data.half_day, now=now):
+        if data.date > paris_today(now):
+            raise ValidationFailed(f"{data.date} has not begun yet (Europe/Paris).", loc=["body", "date"])
+        raise ValidationFailed(
+            f"The afternoon of {data.date} begins at 12:00 (Europe/Paris).", loc=["body", "half_day"]
         )
     # Recordings of one session wait for each other: the replacement is never interleaved.
     db.exec(select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update())
@@ -142,12 +168,15 @@ def record_half_day(
     return HalfDayRecord(date=data.date, half_day=data.half_day, present=present)
 
 
-def _presences(db: Session, session: TrainingSession) -> dict[int, set[tuple[date, HalfDay]]]:
+def _presences(
+    db: Session, session: TrainingSession, *, now: datetime
+) -> dict[int, set[tuple[date, HalfDay]]]:
     rows = db.exec(
         select(HalfDayAttendance).where(
             HalfDayAttendance.session_id == session.id,
             col(HalfDayAttendance.day) >= session.start_date,
             col(HalfDayAttendance.day) <= session.end_date,
+            _begun_by(now),
         )
     ).all()
     presences: dict[int, set[tuple[date, HalfDay]]] = defaultdict(set)
@@ -160,9 +189,9 @@ def _order(half_day: tuple[date, HalfDay]) -> tuple[date, int]:
     return half_day[0], 0 if half_day[1] == HalfDay.am else 1
 
 
-def attendance_sheet(db: Session, session: TrainingSession) -> AttendanceSheet:
-    """Every accepted trainee with its half-days present and its hours attended."""
-    presences = _presences(db, session)
+def attendance_sheet(db: Session, session: TrainingSession, *, now: datetime) -> AttendanceSheet:
+    """Every accepted trainee with its half-days present and its hours attended so far."""
+    presences = _presences(db, session, now=now)
     items = []
     for application, user in _accepted(db, session):
         present = sorted(presences.get(cast(int, application.id), set()), key=_order)
@@ -207,7 +236,7 @@ def render_attendance_pdf(
 ) -> bytes:
     """The attendance sheet funders ask for: the trainees by half-day, their hours, the trainers'
     signatures; landscape A4, several pages with the table's heading repeated when needed."""
-    presences = _presences(db, session)
+    presences = _presences(db, session, now=now)
     trainees = _accepted(db, session)
     pdf = Document(
         organisation,
@@ -281,7 +310,7 @@ def render_attendance_certificate(
     today = paris_today(now)
     if today < session.start_date:
         raise NotEligible(f"The session starts on {session.start_date}; nothing has been attended yet.")
-    attended = hours_for(session, _present_count(db, application, session))
+    attended = hours_for(session, _present_count(db, application, session, now=now))
     pdf = Document(
         organisation,
         title=f"Certificat de réalisation — {trainee.full_name}",
