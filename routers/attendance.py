@@ -5,7 +5,15 @@ attendance (HTTP only: the rules are in api.services.attendance)."""
 from fastapi import APIRouter, Response
 
 from api.body_limits import BoundedBodyRoute
-from api.deps import ClockDep, CurrentUser, DbSession, OwnedApplication, SettingsDep, TaughtSession
+from api.deps import (
+    AttendanceSheets,
+    ClockDep,
+    CurrentUser,
+    DbSession,
+    OwnedApplication,
+    SettingsDep,
+    TaughtSession,
+)
 from api.downloads import PDF_CONTENT, pdf_download
 from api.pdf import Organisation
 from api.problem import problem_responses
@@ -62,17 +70,18 @@ def get_attendance(session: TaughtSession, db: DbSession, clock: ClockDep) -> At
     summary="Download the attendance sheet as PDF",
     description="The sheet funders ask for, in landscape A4: the session, the accepted trainees by "
     "half-day with their hours, and the trainers' signatures; long sessions and rosters run over "
-    "several tables and pages." + WHO,
+    "several tables and pages. Rendered once per change of what it prints, and kept." + WHO,
     response_class=Response,
     responses={**PDF_CONTENT, **problem_responses(401, 404, 422)},
 )
 def get_attendance_pdf(
-    session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep
+    session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep, renders: AttendanceSheets
 ) -> Response:
-    document = attendance_service.render_attendance_pdf(
-        db, session, organisation=Organisation.from_settings(settings), now=clock.now()
+    filename = f"emargement-session-{session.id}.pdf"
+    document = attendance_service.attendance_sheet_pdf(
+        db, session, organisation=Organisation.from_settings(settings), now=clock.now(), renders=renders
     )
-    return pdf_download(document, f"emargement-session-{session.id}.pdf")
+    return pdf_download(document, filename)
 
 
 @router.get(

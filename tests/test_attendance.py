@@ -2,8 +2,10 @@
 again), the hours it is worth, the attendance sheet and the certificate of attendance."""
 
 import io
+import logging
 import os
-from datetime import UTC, date, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,7 +15,9 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
 from api.clock import PARIS, FixedClock
+from api.config import Settings
 from api.db import open_session
+from api.main import create_app
 from models.attendance import HalfDayAttendance
 from models.user import Role
 from tests.conftest import PASSWORD, UserFactory
@@ -635,3 +639,84 @@ def test_a_session_longer_than_six_days_is_drawn_in_several_tables(
     assert text.count("Camille Candidate") == 2 and text.count("3,50") >= 2
     for heading in ("lundi\n8 février", "samedi\n13 février", "dimanche\n14 février", "vendredi\n19 février"):
         assert heading in text, heading
+
+
+# What the attendance sheet costs
+
+
+def _renders(caplog: pytest.LogCaptureFixture, session_id: int) -> int:
+    return sum(
+        1
+        for record in caplog.records
+        if record.name == "ateliers.attendance"
+        and record.getMessage().startswith(f"Attendance sheet of session {session_id} rendered")
+    )
+
+
+def test_ten_downloads_at_once_render_the_sheet_once_and_a_change_renders_it_again(
+    app: FastAPI,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    session: dict,
+    session_trainer: TestClient,
+    secretariat: TestClient,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ateliers.attendance")
+    ids = [
+        insert_application(app, session_id=session["id"], applicant_id=user_id, status="accepted")
+        for user_id in applicant_accounts(app, 25, now=clock.now())
+    ]
+    _move_clock(clock, AFTERWARDS, session_trainer, secretariat)
+    for day in range(8, 14):
+        _recorded(session_trainer, session["id"], f"2027-02-{day:02d}", "am", ids)
+    url = f"/sessions/{session['id']}/attendance/pdf"
+    clients = [session_trainer, secretariat] * 5
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda client: client.get(url), clients))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    assert _renders(caplog, session["id"]) == 1
+    # Read again with nothing changed: the kept sheet.
+    assert secretariat.get(url).content == answers[0].content
+    assert _renders(caplog, session["id"]) == 1
+    # A change of what it prints: the next download renders it again, and shows it.
+    _recorded(session_trainer, session["id"], "2027-02-13", "pm", ids[:1])
+    _, text = _pdf_text(secretariat.get(url), "attendance-after-a-change")
+    assert _renders(caplog, session["id"]) == 2
+    assert "26,25" in text  # seven half-days, for the first trainee only
+    renamed = secretariat.patch(f"/sessions/{session['id']}", json={"title": "Un autre titre"})
+    assert renamed.status_code == 200, renamed.text
+    _, text = _pdf_text(session_trainer.get(url), "attendance-retitled")
+    assert _renders(caplog, session["id"]) == 3
+    assert "Un autre titre" in text
+
+
+def test_another_process_serves_the_sheet_kept_without_rendering_it(
+    settings: Settings,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    session: dict,
+    trainees: dict,
+    secretariat: TestClient,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ateliers.attendance")
+    _move_clock(clock, AFTERWARDS, secretariat)
+    _recorded(secretariat, session["id"], "2027-02-08", "am", [trainees["camille_id"]])
+    url = f"/sessions/{session['id']}/attendance/pdf"
+    first = secretariat.get(url)
+    assert first.status_code == 200, first.text
+    # Ten minutes later the same day: a new render would carry another creation date.
+    clock.set(AFTERWARDS + timedelta(minutes=10))
+    other = create_app(settings, clock=clock)
+    # Its logging setup replaced the handlers of the service's logs: capture them again.
+    logging.getLogger("ateliers").addHandler(caplog.handler)
+    try:
+        with TestClient(other, base_url="http://testserver/api/v1") as client:
+            client.headers["Authorization"] = secretariat.headers["Authorization"]
+            again = client.get(url)
+    finally:
+        logging.getLogger("ateliers").removeHandler(caplog.handler)
+        other.state.engine.dispose()
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    assert _renders(caplog, session["id"]) == 1
