@@ -12,6 +12,7 @@ from api.db import get_db
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.http_cache import require_if_match, strong_etag
 from api.services.applications import find_application, may_read
+from api.services.attendance import AttendanceSheetRenders
 from api.services.auth import Actor, authenticate
 from api.services.certificates import find_certificate
 from api.services.deliverables import find_deliverable, find_evaluation
@@ -43,6 +44,14 @@ async def get_clock(request: Request) -> Clock:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+
+
+async def get_attendance_sheets(request: Request) -> AttendanceSheetRenders:
+    sheets: AttendanceSheetRenders = request.app.state.attendance_sheets
+    return sheets
+
+
+AttendanceSheets = Annotated[AttendanceSheetRenders, Depends(get_attendance_sheets)]
 
 class BearerActor(OAuth2PasswordBearer):
     """The OAuth2 bearer scheme of the OpenAPI document, resolved straight to the caller.

@@ -26,6 +26,7 @@ from api.middleware import (
 from api.observability import configure_logging
 from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.row_reader import RowReader
+from api.services.attendance import AttendanceSheetRenders
 from routers import (
     application_documents,
     applications,
@@ -200,6 +201,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
+    app.state.attendance_sheets = AttendanceSheetRenders(engine)
     app.state.rows = rows
     app.state.writes = writes
 

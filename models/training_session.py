@@ -32,9 +32,13 @@ Slug = Annotated[
 City = Annotated[str, StringConstraints(min_length=1, max_length=120, pattern=NO_NUL)]
 ListItem = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
 Phone = Annotated[str, StringConstraints(max_length=40, pattern=r"^[0-9+().\- ]*$")]
-Capacity = Annotated[int, Field(ge=1, le=10_000)]
+# What a session may grow its documents to (the attendance sheet prints every trainee by half-day):
+# the brochure's session is 6 days for 25 trainees; a month for a hundred leaves room for any group.
+MAX_SESSION_DAYS = 31
+MAX_CAPACITY = 100
+Capacity = Annotated[int, Field(ge=1, le=MAX_CAPACITY)]
 Cents = Annotated[int, Field(ge=0, le=100_000_000_00)]
-Days = Annotated[int, Field(ge=1, le=366)]
+Days = Annotated[int, Field(ge=1, le=MAX_SESSION_DAYS)]
 Hours = Annotated[int, Field(ge=1, le=5000)]
 Items = Annotated[list[ListItem], Field(max_length=50)]
 
@@ -171,7 +175,7 @@ class TrainingSessionCreate(SQLModel):
     topics: Items = Field(default_factory=list)
     methods: Items = Field(default_factory=list)
     start_date: date
-    end_date: date
+    end_date: date = Field(description=f"At most {MAX_SESSION_DAYS} calendar days from start_date, inclusive")
     daily_start_time: ClockTime = Field(default=time(9, 30), description="Europe/Paris")
     daily_end_time: ClockTime = Field(default=time(17, 30), description="Europe/Paris")
     days: Days | None = Field(default=None, description="Calendar days from start to end when omitted")

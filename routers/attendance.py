@@ -5,7 +5,15 @@ attendance (HTTP only: the rules are in api.services.attendance)."""
 from fastapi import APIRouter, Response
 
 from api.body_limits import BoundedBodyRoute
-from api.deps import ClockDep, CurrentUser, DbSession, OwnedApplication, SettingsDep, TaughtSession
+from api.deps import (
+    AttendanceSheets,
+    ClockDep,
+    CurrentUser,
+    DbSession,
+    OwnedApplication,
+    SettingsDep,
+    TaughtSession,
+)
 from api.downloads import PDF_CONTENT, pdf_download
 from api.pdf import Organisation
 from api.problem import problem_responses
@@ -34,8 +42,9 @@ def get_roster(session: TaughtSession, db: DbSession) -> Roster:
     response_model=HalfDayRecord,
     summary="Record who was present at a half-day",
     description="Replaces whatever was recorded for the same date and half-day, so sending it again "
-    "changes nothing. The date must be within the session's dates and every id an accepted "
-    "application of the session (otherwise 422 `validation_error`); a repeated id counts once. "
+    "changes nothing. The date must be within the session's dates, the half-day must have begun "
+    "(Europe/Paris: a morning from midnight, an afternoon from 12:00) and every id must be an "
+    "accepted application of the session (otherwise 422 `validation_error`); a repeated id counts once. "
     "Answers the half-day as recorded, ids sorted." + WHO,
     responses=problem_responses(401, 404, 422),
 )
@@ -52,8 +61,8 @@ def record_attendance(
     description="Every accepted trainee, by name, with its half-days present and its hours attended." + WHO,
     responses=problem_responses(401, 404, 422),
 )
-def get_attendance(session: TaughtSession, db: DbSession) -> AttendanceSheet:
-    return attendance_service.attendance_sheet(db, session)
+def get_attendance(session: TaughtSession, db: DbSession, clock: ClockDep) -> AttendanceSheet:
+    return attendance_service.attendance_sheet(db, session, now=clock.now())
 
 
 @router.get(
@@ -61,17 +70,18 @@ def get_attendance(session: TaughtSession, db: DbSession) -> AttendanceSheet:
     summary="Download the attendance sheet as PDF",
     description="The sheet funders ask for, in landscape A4: the session, the accepted trainees by "
     "half-day with their hours, and the trainers' signatures; long sessions and rosters run over "
-    "several tables and pages." + WHO,
+    "several tables and pages. Rendered once per change of what it prints, and kept." + WHO,
     response_class=Response,
     responses={**PDF_CONTENT, **problem_responses(401, 404, 422)},
 )
 def get_attendance_pdf(
-    session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep
+    session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep, renders: AttendanceSheets
 ) -> Response:
-    document = attendance_service.render_attendance_pdf(
-        db, session, organisation=Organisation.from_settings(settings), now=clock.now()
+    filename = f"emargement-session-{session.id}.pdf"
+    document = attendance_service.attendance_sheet_pdf(
+        db, session, organisation=Organisation.from_settings(settings), now=clock.now(), renders=renders
     )
-    return pdf_download(document, f"emargement-session-{session.id}.pdf")
+    return pdf_download(document, filename)
 
 
 @router.get(

@@ -2,8 +2,10 @@
 again), the hours it is worth, the attendance sheet and the certificate of attendance."""
 
 import io
+import logging
 import os
-from datetime import UTC, datetime
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +14,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from api.clock import FixedClock
+from api.clock import PARIS, FixedClock
+from api.config import Settings
+from api.db import open_session
+from api.main import create_app
+from models.attendance import HalfDayAttendance
 from models.user import Role
 from tests.conftest import PASSWORD, UserFactory
 from tests.factories import applicant_accounts, apply, insert_application, published_session
@@ -30,6 +36,8 @@ SESSION: dict[str, Any] = {
     "address": "12 rue de l’Exemple, 75011 Paris",
 }
 FIRST_DAY = datetime(2027, 2, 8, 8, 0, tzinfo=UTC)  # 9:00 in Paris
+# The Monday after a fortnight from the first day: every half-day of the tests' sessions has begun.
+AFTERWARDS = datetime(2027, 2, 22, 8, 0, tzinfo=UTC)
 # Where the rendered pages are written to be looked at, when asked.
 PNG_DIR = os.environ.get("ATELIERS_PDF_DIR")
 
@@ -152,6 +160,7 @@ def test_anyone_else_gets_404_although_the_session_is_public(
 
 
 def test_recording_attendance_is_for_the_assigned_trainer_and_the_secretariat(
+    clock: FixedClock,
     session: dict,
     trainees: dict,
     session_trainer: TestClient,
@@ -159,6 +168,7 @@ def test_recording_attendance_is_for_the_assigned_trainer_and_the_secretariat(
     secretariat: TestClient,
     anonymous: TestClient,
 ) -> None:
+    _move_clock(clock, AFTERWARDS, trainees["camille"], other_trainer, session_trainer, secretariat)
     present = [trainees["camille_id"]]
     assert_unauthorized(_put(anonymous, session["id"], "2027-02-08", "am", present))
     assert_problem(_put(trainees["camille"], session["id"], "2027-02-08", "am", present), 404, "not_found")
@@ -221,8 +231,9 @@ def test_each_accepted_trainee_is_listed_even_with_no_half_day(
 
 
 def test_each_half_day_present_is_worth_the_hours_spread_over_the_half_days(
-    session: dict, trainees: dict, session_trainer: TestClient
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient
 ) -> None:
+    _move_clock(clock, AFTERWARDS, session_trainer)
     both = [trainees["camille_id"], trainees["bastien_id"]]
     _recorded(session_trainer, session["id"], "2027-02-08", "am", both)
     _recorded(session_trainer, session["id"], "2027-02-08", "pm", [trainees["camille_id"]])
@@ -239,8 +250,9 @@ def test_each_half_day_present_is_worth_the_hours_spread_over_the_half_days(
 
 
 def test_a_full_attendance_is_worth_the_session_s_hours(
-    session: dict, trainees: dict, secretariat: TestClient
+    clock: FixedClock, session: dict, trainees: dict, secretariat: TestClient
 ) -> None:
+    _move_clock(clock, AFTERWARDS, secretariat)
     for day in range(8, 14):
         for half_day in ("am", "pm"):
             _recorded(secretariat, session["id"], f"2027-02-{day:02d}", half_day, [trainees["camille_id"]])
@@ -248,10 +260,11 @@ def test_a_full_attendance_is_worth_the_session_s_hours(
 
 
 def test_hours_that_do_not_divide_evenly_are_rounded_to_the_hundredth(
-    secretariat: TestClient, applicant: TestClient
+    clock: FixedClock, secretariat: TestClient, applicant: TestClient
 ) -> None:
     session = published_session(secretariat, **{**SESSION, "hours": 40})
     application_id = _accepted(secretariat, applicant, session["id"])
+    _move_clock(clock, AFTERWARDS, secretariat)
     _recorded(secretariat, session["id"], "2027-02-08", "am", [application_id])
     # 40 / 12 = 3.333…
     assert _attendance(secretariat, session["id"])[application_id]["hours_attended"] == "3.33"
@@ -260,8 +273,9 @@ def test_hours_that_do_not_divide_evenly_are_rounded_to_the_hundredth(
 
 
 def test_recording_a_half_day_again_replaces_it(
-    session: dict, trainees: dict, session_trainer: TestClient
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient
 ) -> None:
+    _move_clock(clock, AFTERWARDS, session_trainer)
     camille, bastien = trainees["camille_id"], trainees["bastien_id"]
     _recorded(session_trainer, session["id"], "2027-02-08", "am", [camille, bastien])
     _recorded(session_trainer, session["id"], "2027-02-08", "pm", [camille])
@@ -282,7 +296,10 @@ def test_recording_a_half_day_again_replaces_it(
     assert _attendance(session_trainer, session["id"])[bastien]["hours_attended"] == "0.00"
 
 
-def test_a_repeated_id_counts_once(session: dict, trainees: dict, session_trainer: TestClient) -> None:
+def test_a_repeated_id_counts_once(
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient
+) -> None:
+    _move_clock(clock, AFTERWARDS, session_trainer)
     camille, bastien = trainees["camille_id"], trainees["bastien_id"]
     recorded = _recorded(session_trainer, session["id"], "2027-02-08", "am", [camille, bastien, camille])
     assert recorded["present"] == sorted([camille, bastien])
@@ -300,6 +317,7 @@ def test_a_date_outside_the_session_is_invalid(
 
 
 def test_only_accepted_applications_of_the_session_can_be_present(
+    clock: FixedClock,
     session: dict,
     trainees: dict,
     session_trainer: TestClient,
@@ -311,6 +329,7 @@ def test_only_accepted_applications_of_the_session_can_be_present(
     rejected = apply(make_user(Role.applicant), session["id"])["id"]
     answer = secretariat.post(f"/applications/{rejected}/decision", json={"decision": "rejected"})
     assert answer.status_code == 200, answer.text
+    _move_clock(clock, AFTERWARDS, session_trainer)
     for wrong in (trainees["pending_id"], rejected, other_trainee, 999_999):
         problem = assert_problem(
             _put(session_trainer, session["id"], "2027-02-08", "am", [trainees["camille_id"], wrong]),
@@ -320,6 +339,122 @@ def test_only_accepted_applications_of_the_session_can_be_present(
         assert problem["errors"][0]["loc"] == ["body", "present", 1]
     # Nothing was recorded by the refused requests.
     assert _attendance(session_trainer, session["id"])[trainees["camille_id"]]["half_days"] == []
+
+
+def _paris(day: str, hour: int, minute: int = 0) -> datetime:
+    """An instant given in Paris wall-clock time (UTC+1 in winter, UTC+2 in summer)."""
+    return datetime.fromisoformat(f"{day}T{hour:02d}:{minute:02d}").replace(tzinfo=PARIS).astimezone(UTC)
+
+
+def test_half_days_that_have_not_begun_are_invalid_for_the_trainer_and_the_secretariat(
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient, secretariat: TestClient
+) -> None:
+    # The first morning, 9:00 in Paris: the whole week recorded at once, as in the review.
+    _move_clock(clock, FIRST_DAY, session_trainer, secretariat, trainees["camille"])
+    present = [trainees["camille_id"], trainees["bastien_id"]]
+    for client in (session_trainer, secretariat):
+        for day in range(8, 14):
+            for half_day in ("am", "pm"):
+                answer = _put(client, session["id"], f"2027-02-{day:02d}", half_day, present)
+                if (day, half_day) == (8, "am"):
+                    assert answer.status_code == 200, answer.text
+                    continue
+                problem = assert_problem(answer, 422, "validation_error")
+                assert problem["errors"][0]["loc"] == ["body", "half_day" if day == 8 else "date"]
+    # Only the morning under way was stored, and only it counts, in every document.
+    lines = _attendance(secretariat, session["id"])
+    assert lines[trainees["camille_id"]]["half_days"] == [{"date": "2027-02-08", "half_day": "am"}]
+    assert lines[trainees["camille_id"]]["hours_attended"] == "3.75"
+    _, sheet = _pdf_text(secretariat.get(f"/sessions/{session['id']}/attendance/pdf"), "sheet-day-one")
+    assert sheet.count("✓") == 1 + 2 and "45,00" not in sheet  # the legend's, then one each
+    _, certificate = _pdf_text(_certificate(trainees["camille"], trainees["camille_id"]), "certificate-1")
+    assert "3,75 heures sur 45 heures" in certificate.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "deadline"),
+    [
+        pytest.param("2027-02-08", "2027-02-13", "2027-01-31", id="winter-utc+1"),
+        pytest.param("2027-06-07", "2027-06-12", "2027-05-31", id="summer-utc+2"),
+    ],
+)
+def test_the_afternoon_begins_at_noon_in_paris(
+    start: str,
+    end: str,
+    deadline: str,
+    clock: FixedClock,
+    secretariat: TestClient,
+    session_trainer: TestClient,
+    applicant: TestClient,
+) -> None:
+    session = published_session(
+        secretariat, **{**SESSION, "start_date": start, "end_date": end, "application_deadline": deadline}
+    )
+    trainers = {"trainer_ids": [session_trainer.user["id"]]}
+    assert secretariat.put(f"/sessions/{session['id']}/trainers", json=trainers).status_code == 200
+    present = [_accepted(secretariat, applicant, session["id"])]
+    _move_clock(clock, _paris(start, 11, 59), session_trainer)
+    answer = _put(session_trainer, session["id"], start, "pm", present)
+    problem = assert_problem(answer, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "half_day"]
+    assert _attendance(session_trainer, session["id"])[present[0]]["half_days"] == []
+    _recorded(session_trainer, session["id"], start, "am", present)
+    _move_clock(clock, _paris(start, 12, 0), session_trainer)
+    _recorded(session_trainer, session["id"], start, "pm", present)
+    assert _attendance(session_trainer, session["id"])[present[0]]["hours_attended"] == "7.50"
+    # The last day: its morning from midnight, its afternoon from noon, like any other.
+    _move_clock(clock, _paris(end, 0, 0), session_trainer)
+    _recorded(session_trainer, session["id"], end, "am", present)
+    assert_problem(_put(session_trainer, session["id"], end, "pm", present), 422, "validation_error")
+    _move_clock(clock, _paris(end, 12, 0), session_trainer)
+    _recorded(session_trainer, session["id"], end, "pm", present)
+    assert _attendance(session_trainer, session["id"])[present[0]]["hours_attended"] == "15.00"
+
+
+def test_the_first_morning_has_not_begun_the_day_before_the_session(
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient
+) -> None:
+    present = [trainees["camille_id"]]
+    _move_clock(clock, _paris("2027-02-07", 23, 59), session_trainer)
+    answer = _put(session_trainer, session["id"], "2027-02-08", "am", present)
+    problem = assert_problem(answer, 422, "validation_error")
+    assert problem["errors"][0]["loc"] == ["body", "date"]
+    assert _attendance(session_trainer, session["id"])[present[0]]["half_days"] == []
+    _move_clock(clock, _paris("2027-02-08", 0, 0), session_trainer)
+    _recorded(session_trainer, session["id"], "2027-02-08", "am", present)
+
+
+def test_half_days_recorded_ahead_before_the_rule_count_in_no_document(
+    app: FastAPI, clock: FixedClock, session: dict, trainees: dict, secretariat: TestClient
+) -> None:
+    # Rows the service stored before it refused half-days ahead: the whole week on its first day.
+    with open_session(app.state.engine, write=True) as db:
+        db.add_all(
+            HalfDayAttendance(
+                session_id=session["id"],
+                application_id=trainees["camille_id"],
+                day=date(2027, 2, day),
+                half_day=half_day,
+                recorded_at=clock.now(),
+            )
+            for day in range(8, 14)
+            for half_day in ("am", "pm")
+        )
+        db.commit()
+    # The first afternoon, 14:00 in Paris: two half-days have begun.
+    _move_clock(clock, _paris("2027-02-08", 14, 0), secretariat, trainees["camille"])
+    line = _attendance(secretariat, session["id"])[trainees["camille_id"]]
+    assert line["half_days"] == [
+        {"date": "2027-02-08", "half_day": "am"},
+        {"date": "2027-02-08", "half_day": "pm"},
+    ]
+    assert line["hours_attended"] == "7.50"
+    _, sheet = _pdf_text(secretariat.get(f"/sessions/{session['id']}/attendance/pdf"), "sheet-ahead")
+    assert sheet.count("✓") == 1 + 2 and "7,50" in sheet and "45,00" not in sheet  # the legend's, then two
+    _, certificate = _pdf_text(_certificate(trainees["camille"], trainees["camille_id"]), "certificate-ahead")
+    assert "7,50 heures sur 45 heures" in certificate.replace("\n", " ")
+    _move_clock(clock, AFTERWARDS, secretariat)
+    assert _attendance(secretariat, session["id"])[trainees["camille_id"]]["hours_attended"] == "45.00"
 
 
 @pytest.mark.parametrize(
@@ -342,8 +477,9 @@ def test_a_malformed_half_day_is_invalid(body: dict, session: dict, session_trai
 
 
 def test_the_attendance_sheet_lists_the_trainees_their_half_days_and_hours(
-    session: dict, trainees: dict, session_trainer: TestClient
+    clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient
 ) -> None:
+    _move_clock(clock, AFTERWARDS, session_trainer)
     _recorded(
         session_trainer, session["id"], "2027-02-08", "am", [trainees["camille_id"], trainees["bastien_id"]]
     )
@@ -381,6 +517,7 @@ def test_a_long_roster_runs_over_pages_with_the_heading_repeated(
         insert_application(app, session_id=session["id"], applicant_id=user_id, status="accepted")
         for user_id in applicant_accounts(app, 25, now=clock.now())
     ]
+    _move_clock(clock, AFTERWARDS, session_trainer)
     for day in range(8, 14):
         for half_day in ("am", "pm"):
             present = ids[: 25 - (day - 8)]  # a few leave early in the week
@@ -406,9 +543,9 @@ def test_the_certificate_states_the_hours_attended_so_far(
     clock: FixedClock, session: dict, trainees: dict, session_trainer: TestClient, secretariat: TestClient
 ) -> None:
     camille = trainees["camille"]
+    _move_clock(clock, FIRST_DAY.replace(hour=17), camille, secretariat, session_trainer)
     _recorded(session_trainer, session["id"], "2027-02-08", "am", [trainees["camille_id"]])
     _recorded(session_trainer, session["id"], "2027-02-08", "pm", [trainees["camille_id"]])
-    _move_clock(clock, FIRST_DAY.replace(hour=17), camille, secretariat)
     answer = _certificate(camille, trainees["camille_id"])
     assert answer.headers["content-disposition"] == (
         f'inline; filename="certificat-realisation-{trainees["camille_id"]}.pdf"'
@@ -473,11 +610,12 @@ def test_no_certificate_for_an_application_that_is_not_accepted(
 
 
 def test_hours_never_exceed_the_session_s_when_it_has_fewer_days_than_its_calendar(
-    secretariat: TestClient, applicant: TestClient
+    clock: FixedClock, secretariat: TestClient, applicant: TestClient
 ) -> None:
     # Five days of teaching, 35 hours, from Monday to Saturday: 3.50 hours a half-day.
     session = published_session(secretariat, **{**SESSION, "days": 5, "hours": 35})
     application_id = _accepted(secretariat, applicant, session["id"])
+    _move_clock(clock, AFTERWARDS, secretariat)
     _recorded(secretariat, session["id"], "2027-02-08", "am", [application_id])
     assert _attendance(secretariat, session["id"])[application_id]["hours_attended"] == "3.50"
     for day in range(8, 14):
@@ -487,10 +625,11 @@ def test_hours_never_exceed_the_session_s_when_it_has_fewer_days_than_its_calend
 
 
 def test_a_session_longer_than_six_days_is_drawn_in_several_tables(
-    secretariat: TestClient, applicant: TestClient
+    clock: FixedClock, secretariat: TestClient, applicant: TestClient
 ) -> None:
     session = published_session(secretariat, **{**SESSION, "end_date": "2027-02-19", "days": 10, "hours": 70})
     application_id = _accepted(secretariat, applicant, session["id"])
+    _move_clock(clock, AFTERWARDS, secretariat)
     _recorded(secretariat, session["id"], "2027-02-19", "pm", [application_id])
     pages, text = _pdf_text(
         secretariat.get(f"/sessions/{session['id']}/attendance/pdf"), "attendance-two-weeks"
@@ -500,3 +639,84 @@ def test_a_session_longer_than_six_days_is_drawn_in_several_tables(
     assert text.count("Camille Candidate") == 2 and text.count("3,50") >= 2
     for heading in ("lundi\n8 février", "samedi\n13 février", "dimanche\n14 février", "vendredi\n19 février"):
         assert heading in text, heading
+
+
+# What the attendance sheet costs
+
+
+def _renders(caplog: pytest.LogCaptureFixture, session_id: int) -> int:
+    return sum(
+        1
+        for record in caplog.records
+        if record.name == "ateliers.attendance"
+        and record.getMessage().startswith(f"Attendance sheet of session {session_id} rendered")
+    )
+
+
+def test_ten_downloads_at_once_render_the_sheet_once_and_a_change_renders_it_again(
+    app: FastAPI,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    session: dict,
+    session_trainer: TestClient,
+    secretariat: TestClient,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ateliers.attendance")
+    ids = [
+        insert_application(app, session_id=session["id"], applicant_id=user_id, status="accepted")
+        for user_id in applicant_accounts(app, 25, now=clock.now())
+    ]
+    _move_clock(clock, AFTERWARDS, session_trainer, secretariat)
+    for day in range(8, 14):
+        _recorded(session_trainer, session["id"], f"2027-02-{day:02d}", "am", ids)
+    url = f"/sessions/{session['id']}/attendance/pdf"
+    clients = [session_trainer, secretariat] * 5
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        answers = list(pool.map(lambda client: client.get(url), clients))
+    assert {answer.status_code for answer in answers} == {200}
+    assert len({answer.content for answer in answers}) == 1
+    assert _renders(caplog, session["id"]) == 1
+    # Read again with nothing changed: the kept sheet.
+    assert secretariat.get(url).content == answers[0].content
+    assert _renders(caplog, session["id"]) == 1
+    # A change of what it prints: the next download renders it again, and shows it.
+    _recorded(session_trainer, session["id"], "2027-02-13", "pm", ids[:1])
+    _, text = _pdf_text(secretariat.get(url), "attendance-after-a-change")
+    assert _renders(caplog, session["id"]) == 2
+    assert "26,25" in text  # seven half-days, for the first trainee only
+    renamed = secretariat.patch(f"/sessions/{session['id']}", json={"title": "Un autre titre"})
+    assert renamed.status_code == 200, renamed.text
+    _, text = _pdf_text(session_trainer.get(url), "attendance-retitled")
+    assert _renders(caplog, session["id"]) == 3
+    assert "Un autre titre" in text
+
+
+def test_another_process_serves_the_sheet_kept_without_rendering_it(
+    settings: Settings,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+    session: dict,
+    trainees: dict,
+    secretariat: TestClient,
+) -> None:
+    caplog.set_level(logging.INFO, logger="ateliers.attendance")
+    _move_clock(clock, AFTERWARDS, secretariat)
+    _recorded(secretariat, session["id"], "2027-02-08", "am", [trainees["camille_id"]])
+    url = f"/sessions/{session['id']}/attendance/pdf"
+    first = secretariat.get(url)
+    assert first.status_code == 200, first.text
+    # Ten minutes later the same day: a new render would carry another creation date.
+    clock.set(AFTERWARDS + timedelta(minutes=10))
+    other = create_app(settings, clock=clock)
+    # Its logging setup replaced the handlers of the service's logs: capture them again.
+    logging.getLogger("ateliers").addHandler(caplog.handler)
+    try:
+        with TestClient(other, base_url="http://testserver/api/v1") as client:
+            client.headers["Authorization"] = secretariat.headers["Authorization"]
+            again = client.get(url)
+    finally:
+        logging.getLogger("ateliers").removeHandler(caplog.handler)
+        other.state.engine.dispose()
+    assert again.status_code == 200, again.text
+    assert again.content == first.content
+    assert _renders(caplog, session["id"]) == 1

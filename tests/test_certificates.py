@@ -3,13 +3,15 @@ printed as an attestation de fin de formation, and verified by anyone from their
 
 import io
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pypdf import PdfReader
 
-from tests.conftest import UserFactory
+from api.clock import FixedClock
+from tests.conftest import PASSWORD, UserFactory
 from tests.factories import Cohort, build_cohort
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -99,7 +101,15 @@ def test_who_may_issue(cohort: Cohort, anonymous: TestClient) -> None:
     assert_problem(cohort.secretariat.post("/applications/999999/certificate"), 404, "not_found")
 
 
-def test_the_hours_attended_come_from_the_attendance_record(cohort: Cohort, anonymous: TestClient) -> None:
+def test_the_hours_attended_come_from_the_attendance_record(
+    clock: FixedClock, cohort: Cohort, anonymous: TestClient
+) -> None:
+    # The second afternoon, 14:00 in Paris: the three half-days recorded have begun.
+    clock.set(datetime(2027, 3, 9, 13, 0, tzinfo=UTC))
+    for client in (cohort.trainer, cohort.secretariat, cohort.member):
+        answer = client.post("/auth/token", data={"username": client.user["email"], "password": PASSWORD})
+        assert answer.status_code == 200, answer.text
+        client.headers["Authorization"] = f"Bearer {answer.json()['access_token']}"
     # 45 h over 6 days is 3.75 h a half-day: three half-days present are 11.25 h.
     for day, half_day in (("2027-03-08", "am"), ("2027-03-08", "pm"), ("2027-03-09", "am")):
         answer = cohort.trainer.put(

@@ -474,6 +474,9 @@ BAD_INPUTS: list[Any] = [
     pytest.param({"capacity": 0}, ("body", "capacity"), id="zero-capacity"),
     pytest.param({"price_cents": -1}, ("body", "price_cents"), id="negative-price"),
     pytest.param({"capacity": 2**64}, ("body", "capacity"), id="capacity-beyond-64-bits"),
+    pytest.param({"capacity": 101}, ("body", "capacity"), id="capacity-over-a-hundred"),
+    pytest.param({"end_date": "2027-04-08"}, ("body", "end_date"), id="dates-over-31-days"),
+    pytest.param({"end_date": "2028-03-07", "days": 366}, ("body", "days"), id="a-year-of-days"),
     pytest.param({"price_cents": 2**70}, ("body", "price_cents"), id="price-beyond-64-bits"),
     pytest.param({"hours": -(2**63) - 1}, ("body", "hours"), id="hours-below-64-bits"),
     pytest.param({"title": "x" * 201}, ("body", "title"), id="oversized-title"),
@@ -493,6 +496,12 @@ BAD_INPUTS: list[Any] = [
 def test_bad_session_input_is_a_validation_error(secretariat, overrides, loc):
     assert_invalid(secretariat.post("/sessions", json=session_payload(**overrides)), *loc)
     assert secretariat.get("/sessions").json()["total"] == 0
+
+
+def test_a_session_spans_at_most_31_days_for_at_most_100_trainees(secretariat):
+    # What bounds its attendance sheet: the brochure's session is 6 days for 25 trainees.
+    session = create_session(secretariat, end_date="2027-04-07", capacity=100)
+    assert (session["days"], session["capacity"]) == (31, 100)
 
 
 @pytest.mark.parametrize(
@@ -564,6 +573,10 @@ def test_patch_title_refreshes_search_but_keeps_the_slug(anonymous, secretariat)
         ({"capacity": 0}, ("body", "capacity")),
         ({"end_date": "2027-03-07"}, ("body", "end_date")),
         ({"start_date": "2027-03-14"}, ("body", "end_date")),
+        ({"end_date": "2027-04-08"}, ("body", "end_date")),
+        ({"start_date": "2027-02-05", "application_deadline": "2027-02-01"}, ("body", "end_date")),
+        ({"capacity": 101}, ("body", "capacity")),
+        ({"days": 32}, ("body", "days")),
         ({"application_deadline": "2027-03-09"}, ("body", "application_deadline")),
         ({"title": "x\x00"}, ("body", "title")),
     ],

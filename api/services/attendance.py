@@ -1,16 +1,23 @@
 """Attendance: the roster of accepted trainees, presence by half-day, the hours it is worth, and
 the two documents made from it (the attendance sheet and the certificate of attendance)."""
 
+import hashlib
+import logging
+import threading
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import cast
 
-from sqlalchemy import delete, func
+from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from api.clock import paris_today
+from api.clock import PARIS, paris_today
+from api.db import open_session
 from api.errors import NotEligible, ValidationFailed
 from api.pdf import Document, Organisation, french_date, french_date_range, french_hours, french_time
 from api.services.auth import Actor
@@ -19,6 +26,7 @@ from models.application import Application, ApplicationStatus
 from models.attendance import (
     AttendanceLine,
     AttendanceSheet,
+    AttendanceSheetRender,
     HalfDay,
     HalfDayAttendance,
     HalfDayRecord,
@@ -30,20 +38,42 @@ from models.attendance import (
 from models.training_session import TrainingSession
 from models.user import User
 
+logger = logging.getLogger("ateliers.attendance")
+
 CENTI = Decimal("0.01")
 HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
 # Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
 HALF_DAYS_PER_TABLE = 12
+# Part of every sheet's digest: bump it when the sheet's layout changes, so none is served stale.
+SHEET_LAYOUT = 1
+# When each half-day begins, Europe/Paris: the morning with its day, the afternoon at noon.
+HALF_DAY_BEGINS = {HalfDay.am: time(0, 0), HalfDay.pm: time(12, 0)}
 
 
-def hours_for(session: TrainingSession, half_days_present: int) -> Decimal:
+def half_day_begun(day: date, half_day: HalfDay, *, now: datetime) -> bool:
+    """Whether the half-day has begun at `now`: its morning from midnight, its afternoon from noon,
+    Europe/Paris. Only a half-day that has begun can be attended."""
+    return now.astimezone(PARIS) >= datetime.combine(day, HALF_DAY_BEGINS[half_day], tzinfo=PARIS)
+
+
+def _begun_by(now: datetime) -> ColumnElement[bool]:
+    """The attendance rows of half-days that have begun at `now` (see `half_day_begun`)."""
+    today = paris_today(now)
+    begun_today = [half.value for half in HalfDay if half_day_begun(today, half, now=now)]
+    return or_(
+        col(HalfDayAttendance.day) < today,
+        and_(col(HalfDayAttendance.day) == today, col(HalfDayAttendance.half_day).in_(begun_today)),
+    )
+
+
+def hours_for(session: "TrainingSession | SheetContent", half_days_present: int) -> Decimal:
     """The session's hours spread evenly over its half-days, hours / (days × 2) for each half-day
     present, rounded half up to 2 places and never more than the session's hours."""
     worth = Decimal(session.hours) * half_days_present / (Decimal(session.days) * 2)
     return min(worth, Decimal(session.hours)).quantize(CENTI, rounding=ROUND_HALF_UP)
 
 
-def _present_count(db: Session, application: Application, session: TrainingSession) -> int:
+def _present_count(db: Session, application: Application, session: TrainingSession, *, now: datetime) -> int:
     return db.exec(
         select(func.count())
         .select_from(HalfDayAttendance)
@@ -52,16 +82,17 @@ def _present_count(db: Session, application: Application, session: TrainingSessi
             HalfDayAttendance.session_id == session.id,
             col(HalfDayAttendance.day) >= session.start_date,
             col(HalfDayAttendance.day) <= session.end_date,
+            _begun_by(now),
         )
     ).one()
 
 
-def hours_attended(db: Session, application: Application) -> Decimal:
+def hours_attended(db: Session, application: Application, *, now: datetime) -> Decimal:
     """The hours an application's trainee attended so far (see `hours_for`); half-days left outside
-    the session's dates by a later change of them do not count."""
+    the session's dates by a later change of them, or not begun at `now`, do not count."""
     session = db.get(TrainingSession, application.session_id)
     assert session is not None  # foreign key
-    return hours_for(session, _present_count(db, application, session))
+    return hours_for(session, _present_count(db, application, session, now=now))
 
 
 def _accepted(db: Session, session: TrainingSession) -> list[tuple[Application, User]]:
@@ -97,10 +128,17 @@ def record_half_day(
     db: Session, session: TrainingSession, data: HalfDayRecord, *, actor: Actor, now: datetime
 ) -> HalfDayRecord:
     """Set who was present at one half-day, replacing what was recorded for it before; only dates of
-    the session and accepted applications of it are valid; a repeated id counts once."""
+    the session that have begun and accepted applications of it are valid; a repeated id counts
+    once."""
     if not session.start_date <= data.date <= session.end_date:
         raise ValidationFailed(
             f"The session runs from {session.start_date} to {session.end_date}.", loc=["body", "date"]
+        )
+    if not half_day_begun(data.date, data.half_day, now=now):
+        if data.date > paris_today(now):
+            raise ValidationFailed(f"{data.date} has not begun yet (Europe/Paris).", loc=["body", "date"])
+        raise ValidationFailed(
+            f"The afternoon of {data.date} begins at 12:00 (Europe/Paris).", loc=["body", "half_day"]
         )
     # Recordings of one session wait for each other: the replacement is never interleaved.
     db.exec(select(TrainingSession.id).where(TrainingSession.id == session.id).with_for_update())
@@ -142,12 +180,15 @@ def record_half_day(
     return HalfDayRecord(date=data.date, half_day=data.half_day, present=present)
 
 
-def _presences(db: Session, session: TrainingSession) -> dict[int, set[tuple[date, HalfDay]]]:
+def _presences(
+    db: Session, session: TrainingSession, *, now: datetime
+) -> dict[int, set[tuple[date, HalfDay]]]:
     rows = db.exec(
         select(HalfDayAttendance).where(
             HalfDayAttendance.session_id == session.id,
             col(HalfDayAttendance.day) >= session.start_date,
             col(HalfDayAttendance.day) <= session.end_date,
+            _begun_by(now),
         )
     ).all()
     presences: dict[int, set[tuple[date, HalfDay]]] = defaultdict(set)
@@ -160,9 +201,9 @@ def _order(half_day: tuple[date, HalfDay]) -> tuple[date, int]:
     return half_day[0], 0 if half_day[1] == HalfDay.am else 1
 
 
-def attendance_sheet(db: Session, session: TrainingSession) -> AttendanceSheet:
-    """Every accepted trainee with its half-days present and its hours attended."""
-    presences = _presences(db, session)
+def attendance_sheet(db: Session, session: TrainingSession, *, now: datetime) -> AttendanceSheet:
+    """Every accepted trainee with its half-days present and its hours attended so far."""
+    presences = _presences(db, session, now=now)
     items = []
     for application, user in _accepted(db, session):
         present = sorted(presences.get(cast(int, application.id), set()), key=_order)
@@ -177,11 +218,10 @@ def attendance_sheet(db: Session, session: TrainingSession) -> AttendanceSheet:
     return AttendanceSheet(items=items)
 
 
-def _half_days(session: TrainingSession) -> list[tuple[date, HalfDay]]:
-    days = (session.end_date - session.start_date).days + 1
+def _half_days(start: date, end: date) -> list[tuple[date, HalfDay]]:
     return [
-        (session.start_date + timedelta(days=n), half)
-        for n in range(days)
+        (start + timedelta(days=n), half)
+        for n in range((end - start).days + 1)
         for half in (HalfDay.am, HalfDay.pm)
     ]
 
@@ -202,48 +242,100 @@ def _chunks(half_days: Sequence[tuple[date, HalfDay]]) -> list[Sequence[tuple[da
     return [half_days[n : n + HALF_DAYS_PER_TABLE] for n in range(0, len(half_days), HALF_DAYS_PER_TABLE)]
 
 
-def render_attendance_pdf(
+@dataclass(frozen=True)
+class SheetTrainee:
+    full_name: str
+    present: tuple[tuple[date, HalfDay], ...]  # in order, so that the digest never depends on hashing
+
+
+@dataclass(frozen=True)
+class SheetContent:
+    """Everything the attendance sheet prints, read from the database in one go."""
+
+    session_id: int
+    title: str
+    start_date: date
+    end_date: date
+    days: int
+    hours: int
+    daily_start_time: time
+    daily_end_time: time
+    place: str
+    trainers: tuple[str, ...]
+    trainees: tuple[SheetTrainee, ...]
+    edited_on: date
+    organisation: Organisation
+
+    @property
+    def digest(self) -> str:
+        """Names the rendered sheet: equal exactly when every printed value is."""
+        return hashlib.sha256(repr((SHEET_LAYOUT, self)).encode()).hexdigest()
+
+
+def sheet_content(
     db: Session, session: TrainingSession, *, organisation: Organisation, now: datetime
-) -> bytes:
+) -> SheetContent:
+    """What the sheet prints at `now`: the session, its accepted trainees and the half-days begun
+    that they attended, its trainers, the day of edition."""
+    presences = _presences(db, session, now=now)
+    return SheetContent(
+        session_id=cast(int, session.id),
+        title=session.title,
+        start_date=session.start_date,
+        end_date=session.end_date,
+        days=session.days,
+        hours=session.hours,
+        daily_start_time=session.daily_start_time,
+        daily_end_time=session.daily_end_time,
+        place=_place(session),
+        trainers=tuple(sorted((trainer.full_name for trainer in session.trainers), key=fold_for_search)),
+        trainees=tuple(
+            SheetTrainee(user.full_name, tuple(sorted(presences[cast(int, application.id)], key=_order)))
+            for application, user in _accepted(db, session)
+        ),
+        edited_on=paris_today(now),
+        organisation=organisation,
+    )
+
+
+def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
     """The attendance sheet funders ask for: the trainees by half-day, their hours, the trainers'
     signatures; landscape A4, several pages with the table's heading repeated when needed."""
-    presences = _presences(db, session)
-    trainees = _accepted(db, session)
     pdf = Document(
-        organisation,
-        title=f"Feuille d’émargement — {session.title}",
-        reference=f"Feuille d’émargement · session {session.id}",
+        content.organisation,
+        title=f"Feuille d’émargement — {content.title}",
+        reference=f"Feuille d’émargement · session {content.session_id}",
         created=now,
         orientation="landscape",
     )
     pdf.title_block(
         "FEUILLE D’ÉMARGEMENT",
-        [("Session n°", str(session.id)), ("Éditée le", french_date(paris_today(now)))],
+        [("Session n°", str(content.session_id)), ("Éditée le", french_date(content.edited_on))],
     )
     pdf.section("Action de formation professionnelle continue")
-    pdf.paragraph(session.title, bold=True, size=10)
+    pdf.paragraph(content.title, bold=True, size=10)
     pdf.paragraph(
-        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
-        f"{session.days} jours, soit {session.hours} heures de formation · "
-        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)} · "
-        f"Lieu : {_place(session)}"
+        f"{french_date_range(content.start_date, content.end_date, weekday=True).capitalize()} · "
+        f"{content.days} jours, soit {content.hours} heures de formation · "
+        f"{french_time(content.daily_start_time)} – {french_time(content.daily_end_time)} · "
+        f"Lieu : {content.place}"
     )
     pdf.paragraph(
-        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(session, 1))} h "
-        f"({session.hours} h ÷ {session.days * 2} demi-journées).",
+        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(content, 1))} h "
+        f"({content.hours} h ÷ {content.days * 2} demi-journées).",
         size=8,
     )
     pdf.ln(2)
-    for chunk in _chunks(_half_days(session)):
+    for chunk in _chunks(_half_days(content.start_date, content.end_date)):
         days = list(dict.fromkeys(day for day, _ in chunk))
         day_heads = [(_day_heading(day), sum(1 for d, _ in chunk if d == day)) for day in days]
         rows = []
-        for number, (application, user) in enumerate(trainees, start=1):
-            present = presences.get(cast(int, application.id), set())
+        for number, trainee in enumerate(content.trainees, start=1):
+            present = set(trainee.present)
             rows.append(
-                [str(number), user.full_name]
+                [str(number), trainee.full_name]
                 + ["✓" if half_day in present else "" for half_day in chunk]
-                + [french_hours(hours_for(session, len(present)), fixed=True)]
+                + [french_hours(hours_for(content, len(present)), fixed=True)]
             )
         pdf.attendance_grid(
             day_heads,
@@ -253,19 +345,97 @@ def render_attendance_pdf(
             total="Total (h)",
         )
         pdf.ln(3)
-    if not trainees:
+    if not content.trainees:
         pdf.paragraph("Aucun stagiaire admis à cette session.")
     pdf.paragraph(
         "Les formateur·rice·s soussigné·e·s attestent l’exactitude des présences indiquées ci-dessus.",
         size=8.5,
     )
     pdf.ln(2)
-    trainers = sorted(session.trainers, key=lambda t: fold_for_search(t.full_name))
     pdf.signature_row(
-        [f"Formateur·rice : {trainer.full_name}" for trainer in trainers] or ["Formateur·rice :"],
+        [f"Formateur·rice : {name}" for name in content.trainers] or ["Formateur·rice :"],
         ["Signature :"],
     )
-    return pdf.render()
+    document = pdf.render()
+    logger.info("Attendance sheet of session %s rendered (%s)", content.session_id, content.digest[:16])
+    return document
+
+
+class AttendanceSheetRenders:
+    """Attendance sheets rendered once per digest of what they print: the PDF is kept in the database
+    for every process, and concurrent downloads of one digest in this process wait for one render."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._lock = threading.Lock()
+        self._running: dict[str, Future[bytes]] = {}
+
+    def pdf(self, content: SheetContent, *, now: datetime) -> bytes:
+        """The sheet of `content`: the one kept, or one rendered now and kept."""
+        digest = content.digest
+        with self._lock:
+            running = self._running.get(digest)
+            leading = running is None
+            if running is None:
+                running = self._running[digest] = Future()
+        if not leading:
+            return running.result()
+        try:
+            document = self._kept_or_rendered(content, digest, now=now)
+            running.set_result(document)
+            return document
+        except BaseException as error:
+            running.set_exception(error)
+            raise
+        finally:
+            # Gone only once kept: a download arriving later finds the row instead.
+            with self._lock:
+                del self._running[digest]
+
+    def _kept_or_rendered(self, content: SheetContent, digest: str, *, now: datetime) -> bytes:
+        with open_session(self._engine, write=False) as db:
+            kept = db.exec(
+                select(AttendanceSheetRender.pdf).where(
+                    AttendanceSheetRender.session_id == content.session_id,
+                    AttendanceSheetRender.digest == digest,
+                )
+            ).first()
+        if kept is not None:
+            return kept
+        # Rendered with no transaction open: the slow part holds no snapshot and no lock.
+        document = render_attendance_pdf(content, now=now)
+        with open_session(self._engine, write=True) as db:
+            try:
+                _keep(db, content.session_id, digest, document, now=now)
+                db.commit()
+            except IntegrityError:
+                # Another process kept its render first, or the session is gone: nothing to keep.
+                db.rollback()
+        return document
+
+
+def _keep(db: Session, session_id: int, digest: str, document: bytes, *, now: datetime) -> None:
+    kept = db.get(AttendanceSheetRender, session_id, with_for_update=True)
+    if kept is None:
+        db.add(AttendanceSheetRender(session_id=session_id, digest=digest, pdf=document, rendered_at=now))
+    else:
+        kept.digest, kept.pdf, kept.rendered_at = digest, document, now
+    db.flush()
+
+
+def attendance_sheet_pdf(
+    db: Session,
+    session: TrainingSession,
+    *,
+    organisation: Organisation,
+    now: datetime,
+    renders: AttendanceSheetRenders,
+) -> bytes:
+    """The attendance sheet of the session at `now`, rendered only when what it prints changed."""
+    content = sheet_content(db, session, organisation=organisation, now=now)
+    # The request's read ends here (it wrote nothing): no snapshot is held while a sheet renders.
+    db.rollback()
+    return renders.pdf(content, now=now)
 
 
 def render_attendance_certificate(
@@ -281,7 +451,7 @@ def render_attendance_certificate(
     today = paris_today(now)
     if today < session.start_date:
         raise NotEligible(f"The session starts on {session.start_date}; nothing has been attended yet.")
-    attended = hours_for(session, _present_count(db, application, session))
+    attended = hours_for(session, _present_count(db, application, session, now=now))
     pdf = Document(
         organisation,
         title=f"Certificat de réalisation — {trainee.full_name}",

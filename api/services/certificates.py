@@ -81,7 +81,7 @@ def issue_certificate(
     certificate = Certificate(
         application_id=cast(int, application.id),
         code=secrets.token_urlsafe(CODE_BYTES),
-        hours_attended=hours_attended(db, application),
+        hours_attended=hours_attended(db, application, now=now),
         issued_by_id=actor.id,
         issued_at=now,
         as_issued=as_issued.model_dump(mode="json"),

@@ -22,6 +22,7 @@ from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
 from models.base import MAX_INT
 from models.training_session import (
+    MAX_SESSION_DAYS,
     PUBLIC_STATUSES,
     SessionStatus,
     SessionTrainer,
@@ -250,6 +251,11 @@ def _free_slug(db: Session, title: str) -> str:
 def _check_consistency(session: TrainingSession) -> None:
     if session.end_date < session.start_date:
         raise ValidationFailed("end_date must be on or after start_date.", loc=["body", "end_date"])
+    if (session.end_date - session.start_date).days + 1 > MAX_SESSION_DAYS:
+        raise ValidationFailed(
+            f"A session spans at most {MAX_SESSION_DAYS} calendar days from start_date to end_date.",
+            loc=["body", "end_date"],
+        )
     if session.application_deadline > session.start_date:
         raise ValidationFailed(
             "application_deadline must be on or before start_date.", loc=["body", "application_deadline"]
