@@ -45,7 +45,10 @@ class Settings(BaseSettings):
     # A body must keep coming, and come whole in this plus its length at the rate below.
     body_timeout_seconds: float = Field(default=10, ge=0.5, le=300)
     body_min_bytes_per_second: int = Field(default=64 * 1024, ge=1024)
+    # Per account, failures and logins in flight; per client address, failures only (an office or
+    # a campus shares one address, and its correct logins must never be refused).
     login_attempts_limit: int = Field(default=10, ge=1)
+    login_failures_per_address_limit: int = Field(default=100, ge=1)
     login_attempts_window_minutes: int = Field(default=15, ge=1)
     database_timeout_seconds: int = Field(default=3, ge=1, le=60)
     # PostgreSQL connections one process keeps (AnyIO runs 40 threads); processes x (this, plus 5

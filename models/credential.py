@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, StringConstraints, field_validator
+from sqlalchemy import false
 from sqlmodel import Field, SQLModel
 
 from models.base import NO_NUL, OpaqueToken, UTCDateTime, with_examples
@@ -57,8 +58,8 @@ class ApiKey(SQLModel, table=True):
 
 
 class LoginAttempt(SQLModel, table=True):
-    """A login attempt, recorded before its password is checked and deleted when it succeeds, kept
-    in the database so that every process counts the same."""
+    """A login attempt, recorded in flight before its password is checked, then deleted when it
+    succeeds or marked failed, kept in the database so that every process counts the same."""
 
     __tablename__ = "login_attempt"
 
@@ -66,6 +67,8 @@ class LoginAttempt(SQLModel, table=True):
     email: str = Field(max_length=254, index=True)
     client_address: str = Field(max_length=64, index=True)
     at: datetime = Field(sa_type=UTCDateTime, index=True)
+    # In flight until its password is checked: it then counts against its address as well.
+    failed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class TokenPair(SQLModel):

@@ -15,6 +15,7 @@ from jose.utils import base64url_encode
 
 from api.clock import FixedClock
 from api.config import Settings
+from api.main import create_app
 from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, UserFactory
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -270,20 +271,60 @@ def test_login_works_again_once_the_failures_leave_the_window(
     assert request_token(anonymous, email, PASSWORD).status_code == 200
 
 
-def test_failures_from_one_address_across_emails_are_throttled(
-    app: FastAPI, anonymous: TestClient, applicant: TestClient
-) -> None:
-    for n in range(10):
-        failure = request_token(anonymous, f"nobody-{n}@example.org", WRONG_PASSWORD)
+def fail_logins(client: TestClient, count: int, *, first: int = 0) -> None:
+    """`count` failed logins from the client's address, each for an account of its own."""
+    for n in range(first, first + count):
+        failure = request_token(client, f"nobody-{n}@example.org", WRONG_PASSWORD)
         assert_problem(failure, 401, "invalid_credentials")
+
+
+def test_ninety_nine_failures_from_one_address_leave_its_correct_logins_working(
+    anonymous: TestClient, make_user: UserFactory
+) -> None:
+    colleague = make_user(email="collegue@example.org")
+    fail_logins(anonymous, 99)
+
+    answer = request_token(anonymous, colleague.user["email"], PASSWORD)
+
+    assert answer.status_code == 200, answer.text
+    # The success did not count: the address still has one failure to go.
+    fail_logins(anonymous, 1, first=99)
+
+
+def test_a_hundred_failures_from_one_address_refuse_it_even_with_a_correct_password(
+    app: FastAPI, anonymous: TestClient, applicant: TestClient, clock: FixedClock
+) -> None:
+    fail_logins(anonymous, 60)
+    clock.set(START + timedelta(minutes=5))
+    fail_logins(anonymous, 40, first=60)
 
     answer = request_token(anonymous, applicant.user["email"], PASSWORD)
 
-    assert_problem(answer, 429, "too_many_attempts")
-    assert answer.headers["retry-after"].isdigit()
-    assert 0 < int(answer.headers["retry-after"]) <= 15 * 60
+    body = assert_problem(answer, 429, "too_many_attempts")
+    assert "access_token" not in body
+    # The oldest failure leaves the window first, 15 minutes after it happened.
+    assert answer.headers["retry-after"] == str(10 * 60)
+    # A refusal is no failure: it neither locks the account nor moves the address's retry time.
+    assert request_token(anonymous, applicant.user["email"], PASSWORD).headers["retry-after"] == str(10 * 60)
     with client_at(app, "203.0.113.5") as elsewhere:
         assert request_token(elsewhere, applicant.user["email"], PASSWORD).status_code == 200
+
+
+def test_the_failures_allowed_per_address_are_a_setting_of_their_own(
+    settings: Settings, clock: FixedClock, applicant: TestClient
+) -> None:
+    email = applicant.user["email"]
+    app = create_app(settings.model_copy(update={"login_failures_per_address_limit": 3}), clock=clock)
+    try:
+        with client_at(app, "192.0.2.30") as office, client_at(app, "192.0.2.31") as home:
+            for _ in range(3):
+                assert_problem(request_token(office, email, WRONG_PASSWORD), 401, "invalid_credentials")
+
+            assert_problem(request_token(office, email, PASSWORD), 429, "too_many_attempts")
+            # The account's own limit is still 10: three failures leave it open elsewhere.
+            assert request_token(home, email, PASSWORD).status_code == 200
+    finally:
+        app.state.engine.dispose()
 
 
 # Access tokens

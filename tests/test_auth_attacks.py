@@ -175,14 +175,17 @@ def test_garbage_forwarded_by_a_trusted_proxy_is_counted_and_never_a_500(
 
 # 5. X-Forwarded-For is believed from ATELIERS_TRUSTED_PROXIES only
 
+# An address is refused after 10 failures here, not 100, so that each test stays short.
+ADDRESS_LIMIT = 10
+
 
 def test_behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(
     make_app: AppFactory, clock: FixedClock
 ) -> None:
-    app = make_app(trusted_proxies="127.0.0.1")
+    app = make_app(trusted_proxies="127.0.0.1", login_failures_per_address_limit=ADDRESS_LIMIT)
     add_user(app, clock, "claire@example.org", Role.secretariat)
     with client_from(app, "127.0.0.1") as proxy:
-        for n in range(10):
+        for n in range(ADDRESS_LIMIT):
             failure = log_in_through(proxy, f"nobody-{n}@example.org", WRONG_PASSWORD, "198.51.100.1")
             assert_problem(failure, 401, "invalid_credentials")
         assert_problem(
@@ -198,10 +201,10 @@ def test_behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(
     make_app: AppFactory, clock: FixedClock, trusted_proxies: str
 ) -> None:
-    app = make_app(trusted_proxies=trusted_proxies)
+    app = make_app(trusted_proxies=trusted_proxies, login_failures_per_address_limit=ADDRESS_LIMIT)
     add_user(app, clock, "cible@example.org")
     with client_from(app, "127.0.0.1") as attacker:
-        for n in range(10):
+        for n in range(ADDRESS_LIMIT):
             failure = log_in_through(
                 attacker, f"nobody-{n}@example.org", WRONG_PASSWORD, f"203.0.113.{n + 1}"
             )
@@ -275,9 +278,11 @@ def _login(client: httpx.Client, email: str, password: str, forwarded_for: str) 
 
 
 def test_over_a_real_socket_a_trusted_proxy_forwards_each_clients_address(live) -> None:
-    client = live(ATELIERS_TRUSTED_PROXIES="127.0.0.1")
+    client = live(
+        ATELIERS_TRUSTED_PROXIES="127.0.0.1", ATELIERS_LOGIN_FAILURES_PER_ADDRESS_LIMIT=str(ADDRESS_LIMIT)
+    )
     email = registration()["email"]
-    for n in range(10):
+    for n in range(ADDRESS_LIMIT):
         assert_problem(
             _login(client, f"nobody-{n}@example.org", WRONG_PASSWORD, "198.51.100.1"),
             401,
@@ -295,8 +300,8 @@ def test_over_a_real_socket_a_trusted_proxy_forwards_each_clients_address(live) 
 
 
 def test_over_a_real_socket_without_trusted_proxies_forwarded_for_is_ignored(live) -> None:
-    client = live()
-    for n in range(10):
+    client = live(ATELIERS_LOGIN_FAILURES_PER_ADDRESS_LIMIT=str(ADDRESS_LIMIT))
+    for n in range(ADDRESS_LIMIT):
         failure = _login(client, f"nobody-{n}@example.org", WRONG_PASSWORD, f"203.0.113.{n + 1}")
         assert_problem(failure, 401, "invalid_credentials")
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import ColumnElement, delete, func, update
 from sqlmodel import Session, col, select
 
 from api.config import Settings
@@ -123,45 +123,70 @@ def client_address_key(client_address: str) -> str:
         return "unparsed:" + digest(client_address)[:40]
 
 
+def _refuse_past_limit(
+    db: Session, *conditions: ColumnElement[bool], limit: int, window: timedelta, now: datetime
+) -> None:
+    """429 when the attempts matching `conditions` in the window reached `limit`, with the time until
+    the oldest of them leaves it."""
+    in_window = col(LoginAttempt.at) > now - window
+    count, oldest = db.exec(
+        select(func.count(), func.min(LoginAttempt.at)).where(*conditions, in_window)
+    ).one()
+    if count >= limit and oldest is not None:
+        oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
+        raise TooManyAttempts(max(1, math.ceil((oldest_at + window - now).total_seconds())))
+
+
 def _record_attempt(
     db: Session, *, email: str, client_address: str, settings: Settings, now: datetime
-) -> LoginAttempt:
-    """Count the attempts of this account and of this address in the window, refuse past the limit,
-    else record this one; serialised per account and per address so that the count is exact."""
-    lock_names(db, f"login:email:{email}", f"login:address:{client_address}")
+) -> int:
+    """Refuse an account whose failures and logins in flight reached its limit, or an address whose
+    failures reached its own, else record this attempt as in flight; serialised per account, so that
+    concurrent guesses at one account never get more passwords checked than its limit."""
+    # The address is not locked: its logins in flight never count against it, so colleagues behind
+    # one address (an office, a campus) neither wait on nor refuse each other here.
+    lock_names(db, f"login:email:{email}")
     window = timedelta(minutes=settings.login_attempts_window_minutes)
-    since = now - window
-    for column, value in ((LoginAttempt.email, email), (LoginAttempt.client_address, client_address)):
-        count, oldest = db.exec(
-            select(func.count(), func.min(LoginAttempt.at)).where(
-                column == value, col(LoginAttempt.at) > since
-            )
-        ).one()
-        if count >= settings.login_attempts_limit and oldest is not None:
-            oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=now.tzinfo)
-            retry_after = max(1, math.ceil((oldest_at + window - now).total_seconds()))
-            raise TooManyAttempts(retry_after)
+    _refuse_past_limit(
+        db, col(LoginAttempt.email) == email, limit=settings.login_attempts_limit, window=window, now=now
+    )
+    _refuse_past_limit(
+        db,
+        col(LoginAttempt.client_address) == client_address,
+        col(LoginAttempt.failed).is_(True),
+        limit=settings.login_failures_per_address_limit,
+        window=window,
+        now=now,
+    )
     attempt = LoginAttempt(email=email, client_address=client_address, at=now)
     db.add(attempt)
     db.flush()
-    return attempt
+    assert attempt.id is not None
+    return attempt.id
+
+
+def _record_failure(db: Session, attempt_id: int) -> None:
+    """The attempt, in flight until now, becomes a failure: of its account, and of its address."""
+    db.execute(update(LoginAttempt).where(col(LoginAttempt.id) == attempt_id).values(failed=True))
 
 
 def log_in(
     db: Session, *, email: str, password: str, client_address: str, settings: Settings, now: datetime
 ) -> TokenPair:
     """Exchange an email and password for a token pair, at most `login_attempts_limit` attempts per
-    account and per address in the window, every process counting the same."""
+    account (failed or in flight) and `login_failures_per_address_limit` failures per address in the
+    window, every process counting the same."""
     email = normalize_email(email, loc=["body", "username"])
-    attempt = _record_attempt(
+    attempt_id = _record_attempt(
         db, email=email, client_address=client_address_key(client_address), settings=settings, now=now
     )
     user = find_user_by_email(db, email)
     stored_hash = user.password_hash if user else None
-    # The attempt counts for every process before its password is checked, and no lock is held
-    # while Argon2 runs: this flow spans two transactions on purpose.
+    # The attempt counts against its account for every process before its password is checked, and
+    # no lock is held while Argon2 runs: this flow spans two transactions on purpose.
     db.commit()
     if not verify_password(password, stored_hash) or user is None:
+        _record_failure(db, attempt_id)
         raise InvalidCredentials("The email or the password is wrong.")
     # Locked so that a deactivation either comes first and refuses this login, or waits and
     # revokes the family made here.
@@ -169,8 +194,9 @@ def log_in(
         populate_existing=True
     )).one()
     if not user.active:
+        _record_failure(db, attempt_id)
         raise InvalidCredentials("The email or the password is wrong.")
-    db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt.id))
+    db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt_id))
     purge_login_attempts(db, settings=settings, now=now)
     assert user.id is not None
     family = RefreshFamily(id=str(uuid.uuid4()), user_id=user.id, created_at=now)
@@ -283,7 +309,7 @@ def revoke_api_key(db: Session, key_id: int, *, now: datetime) -> None:
 
 
 def purge_login_attempts(db: Session, *, settings: Settings, now: datetime) -> None:
-    """Forget failures older than the window; they no longer count."""
+    """Forget attempts older than the window; they no longer count."""
     cutoff = now - timedelta(minutes=settings.login_attempts_window_minutes)
     db.execute(delete(LoginAttempt).where(col(LoginAttempt.at) <= cutoff))
 
