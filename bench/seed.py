@@ -13,17 +13,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, insert, select
+from sqlalchemy import Engine, create_engine, insert, null, select
 from sqlmodel import Session, SQLModel
 
 import models  # noqa: F401  (every table registered on the metadata)
 from alembic import command
 from api.cli import alembic_config
 from api.clock import paris_today
+from api.config import Settings
+from api.pdf import Organisation
 from api.security import hash_password
 from api.services.demo import seed_brochure_discounts
 from api.services.quotes import VAT_NOTE, VAT_RATE, percent_off
 from api.services.sessions import fold_for_search
+from models.training_session import SessionAsIssued
 
 SECRETARIAT_EMAIL = "secretariat@bench.example"
 SECRETARIAT_PASSWORD = "bench-secretariat-password"
@@ -34,6 +37,10 @@ CITIES_ELSEWHERE = ("Lyon", "Grenoble", "Marseille", "Bordeaux", "Lille", "Nante
 CAPACITY = 25
 PRICE_CENTS = 200_000
 LIVE_STATUSES = ("submitted", "accepted", "waitlisted")
+# The identity the bench's server prints (the settings' defaults), kept by the issued quotes it seeds.
+ORGANISATION = Organisation(
+    **{field: Settings.model_fields[f"org_{field}"].default for field in Organisation.__dataclass_fields__}
+).as_issued()
 
 
 @dataclass(frozen=True)
@@ -392,7 +399,8 @@ def _fill(engine: Engine, plan: SeedPlan, rng: random.Random, *, now: datetime, 
         for session, count in accepted.items():
             connection.execute(table.update().where(table.c.id == session).values(accepted_count=count))
 
-    draft_ids = _quotes(engine, plan, application_ids, application_rows, rng, now=now, today=today)
+    printed = {id_: _printed_session(row) for id_, row in zip(session_ids, session_rows, strict=True)}
+    draft_ids = _quotes(engine, plan, application_ids, application_rows, printed, rng, now=now, today=today)
     open_ids = [s for s in session_ids if status_of[s] == "published"]
     visible = [r["slug"] for r in session_rows if r["status"] in ("published", "closed", "completed")]
     return Seeded(
@@ -424,6 +432,7 @@ def _quotes(
     plan: SeedPlan,
     application_ids: list[int],
     application_rows: list[dict[str, Any]],
+    printed: dict[int, dict[str, Any]],
     rng: random.Random,
     *,
     now: datetime,
@@ -448,6 +457,7 @@ def _quotes(
                 "number": f"DEV-{today.year}-{issued:04d}",
                 "status": ("issued", "issued", "accepted", "declined", "cancelled")[n % 5],
                 "issued_at": created,
+                "as_issued": {"organisation": ORGANISATION, "session": printed[application["session_id"]]},
                 "valid_until": today + timedelta(days=30 - n % 40),
                 "accepted_at": created + timedelta(days=1) if n % 5 == 2 else None,
                 "declined_at": created + timedelta(days=1) if n % 5 == 3 else None,
@@ -460,6 +470,11 @@ def _quotes(
             insert(_table("quote_number_counter")), [{"year": today.year, "last_number": issued}]
         )
     return ids[: plan.draft_quotes]
+
+
+def _printed_session(row: dict[str, Any]) -> dict[str, Any]:
+    """What an issued quote keeps of its session (models.training_session.SessionAsIssued), as JSON."""
+    return SessionAsIssued.model_validate(row).model_dump(mode="json")
 
 
 def _draft_quote(application_id: int, application: dict[str, Any], *, created: datetime) -> dict[str, Any]:
@@ -498,6 +513,7 @@ def _draft_quote(application_id: int, application: dict[str, Any], *, created: d
         "vat_note": VAT_NOTE,
         "notes": ["Le prix ne comprend pas : transport, repas, hébergement."],
         "issued_at": None,
+        "as_issued": null(),  # SQL NULL, as a draft made through the API has
         "valid_until": None,
         "accepted_at": None,
         "declined_at": None,
