@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
-    app.state.attendance_sheets = AttendanceSheetRenders(engine)
+    app.state.attendance_sheets = AttendanceSheetRenders(app.state.rendered_cache)
     app.state.rows = rows
     app.state.writes = writes
 

@@ -1,7 +1,7 @@
 """Tables and schemas, one module per resource; imported here so Alembic sees every table."""
 
 from models.application import Application, ApplicationDocument, ApplicationEvent
-from models.attendance import AttendanceSheetRender, HalfDayAttendance
+from models.attendance import HalfDayAttendance
 from models.certificate import Certificate
 from models.credential import ApiKey, LoginAttempt, RefreshFamily, RefreshToken
 from models.deliverable import Deliverable, DeliverableMember, Evaluation
@@ -16,7 +16,6 @@ __all__ = [
     "Application",
     "ApplicationDocument",
     "ApplicationEvent",
-    "AttendanceSheetRender",
     "CatalogueVersion",
     "Certificate",
     "Deliverable",

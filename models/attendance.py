@@ -4,7 +4,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.base import MAX_INT, UTCDateTime, with_examples
@@ -37,18 +37,6 @@ class HalfDayAttendance(SQLModel, table=True):
     half_day: str = Field(max_length=2)
     recorded_by_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     recorded_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class AttendanceSheetRender(SQLModel, table=True):
-    """The attendance sheet last rendered for a session, under the digest of everything it prints:
-    every process serves it while that digest holds, and a change of anything printed misses it."""
-
-    __tablename__ = "attendance_sheet_render"
-
-    session_id: int = Field(foreign_key="training_session.id", primary_key=True, ondelete="CASCADE")
-    digest: str = Field(max_length=64)
-    pdf: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    rendered_at: datetime = Field(sa_type=UTCDateTime)
 
 
 HOURS_RULE = (

@@ -1,13 +1,14 @@
 """Small builders of valid requests, so that each test states only what it is about."""
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.db import open_session
@@ -233,3 +234,13 @@ def build_cohort(make_user: Callable[..., TestClient], secretariat: TestClient, 
         session, other, secretariat, trainer, other_trainer, member, classmate, candidate,
         member_app, classmate_app, candidate_app,
     )  # fmt: skip
+
+
+def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """Every operation of the app, walking the routers it includes."""
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a tree
+        if included is not None:
+            yield from api_routes(included.routes)

@@ -676,7 +676,7 @@ def test_ten_downloads_at_once_render_the_sheet_once_and_a_change_renders_it_aga
     assert {answer.status_code for answer in answers} == {200}
     assert len({answer.content for answer in answers}) == 1
     assert _renders(caplog, session["id"]) == 1
-    # Read again with nothing changed: the kept sheet.
+    # Read again with nothing changed: the sheet kept in the cache.
     assert secretariat.get(url).content == answers[0].content
     assert _renders(caplog, session["id"]) == 1
     # A change of what it prints: the next download renders it again, and shows it.
@@ -691,7 +691,7 @@ def test_ten_downloads_at_once_render_the_sheet_once_and_a_change_renders_it_aga
     assert "Un autre titre" in text
 
 
-def test_another_process_serves_the_sheet_kept_without_rendering_it(
+def test_another_process_renders_the_sheet_once_itself_and_sees_a_change_at_once(
     settings: Settings,
     clock: FixedClock,
     caplog: pytest.LogCaptureFixture,
@@ -703,20 +703,29 @@ def test_another_process_serves_the_sheet_kept_without_rendering_it(
     _move_clock(clock, AFTERWARDS, secretariat)
     _recorded(secretariat, session["id"], "2027-02-08", "am", [trainees["camille_id"]])
     url = f"/sessions/{session['id']}/attendance/pdf"
-    first = secretariat.get(url)
-    assert first.status_code == 200, first.text
-    # Ten minutes later the same day: a new render would carry another creation date.
-    clock.set(AFTERWARDS + timedelta(minutes=10))
+    assert secretariat.get(url).status_code == 200
+    assert _renders(caplog, session["id"]) == 1
+    # Another process, on the same database: its own state, its own cache.
     other = create_app(settings, clock=clock)
     # Its logging setup replaced the handlers of the service's logs: capture them again.
     logging.getLogger("ateliers").addHandler(caplog.handler)
     try:
         with TestClient(other, base_url="http://testserver/api/v1") as client:
             client.headers["Authorization"] = secretariat.headers["Authorization"]
-            again = client.get(url)
+            first = client.get(url)
+            assert first.status_code == 200, first.text
+            assert _renders(caplog, session["id"]) == 2
+            # Ten minutes later the same day: a new render would carry another creation date.
+            clock.set(AFTERWARDS + timedelta(minutes=10))
+            assert client.get(url).content == first.content
+            assert _renders(caplog, session["id"]) == 2
+            # A change made through the first process: the other reads it on its next download.
+            _recorded(secretariat, session["id"], "2027-02-08", "pm", [trainees["bastien_id"]])
+            _, text = _pdf_text(client.get(url), "attendance-seen-by-another-process")
+            assert _renders(caplog, session["id"]) == 3
+            assert text.count("3,75") == 2 + 1  # the legend's, then one half-day each
+            assert secretariat.get(url).content != first.content
+            assert _renders(caplog, session["id"]) == 4
     finally:
         logging.getLogger("ateliers").removeHandler(caplog.handler)
         other.state.engine.dispose()
-    assert again.status_code == 200, again.text
-    assert again.content == first.content
-    assert _renders(caplog, session["id"]) == 1

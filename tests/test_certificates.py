@@ -45,6 +45,20 @@ def _issue(cohort: Cohort, application_id: int | None = None) -> Any:
     return cohort.secretariat.post(f"/applications/{application_id or cohort.member_app}/certificate")
 
 
+def _published_evaluation(cohort: Cohort) -> dict[str, Any]:
+    """The member's group production "Balade sonore", marked 7.5 / 10 by the trainer and published."""
+    deliverable = cohort.trainer.post(
+        f"/sessions/{cohort.session['id']}/deliverables",
+        json={"title": "Balade sonore", "member_ids": [cohort.member_app]},
+    ).json()
+    evaluation = cohort.trainer.post(
+        f"/deliverables/{deliverable['id']}/evaluations",
+        json={"score": "7.5", "max_score": 10, "published": True},
+    )
+    assert evaluation.status_code == 201, evaluation.text
+    return dict(evaluation.json())
+
+
 @pytest.fixture
 def certificate(cohort: Cohort) -> dict[str, Any]:
     _complete(cohort)
@@ -160,15 +174,7 @@ def test_the_pdf_states_what_an_attestation_must(cohort: Cohort, certificate: di
 def test_the_pdf_reports_the_published_evaluations_of_the_trainees_productions(
     cohort: Cohort, make_user: UserFactory
 ) -> None:
-    deliverable = cohort.trainer.post(
-        f"/sessions/{cohort.session['id']}/deliverables",
-        json={"title": "Balade sonore", "member_ids": [cohort.member_app]},
-    ).json()
-    evaluation = cohort.trainer.post(
-        f"/deliverables/{deliverable['id']}/evaluations",
-        json={"score": "7.5", "max_score": 10, "published": True},
-    )
-    assert evaluation.status_code == 201, evaluation.text
+    _published_evaluation(cohort)
     _complete(cohort)
     member = _issue(cohort).json()
     text = _flat(_text(cohort.secretariat.get(f"/certificates/{member['id']}/pdf")))
@@ -182,14 +188,7 @@ def test_the_pdf_reports_the_published_evaluations_of_the_trainees_productions(
 def test_an_issued_certificate_prints_what_it_took_at_issue_whatever_changes_later(
     cohort: Cohort, anonymous: TestClient
 ) -> None:
-    deliverable = cohort.trainer.post(
-        f"/sessions/{cohort.session['id']}/deliverables",
-        json={"title": "Balade sonore", "member_ids": [cohort.member_app]},
-    ).json()
-    evaluation = cohort.trainer.post(
-        f"/deliverables/{deliverable['id']}/evaluations",
-        json={"score": "7.5", "max_score": 10, "published": True},
-    ).json()
+    evaluation = _published_evaluation(cohort)
     _complete(cohort)
     issued = _issue(cohort).json()
     pdf_url, verify_url = f"/certificates/{issued['id']}/pdf", f"/certificates/verify/{issued['code']}"

@@ -15,7 +15,6 @@ import re
 import select
 import socket
 import time
-from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from urllib.parse import urlencode, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI, UploadFile
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
@@ -32,6 +30,7 @@ from api.body_limits import BoundedBodyRoute
 from api.config import Settings
 from api.observability import JsonFormatter, TextFormatter
 from tests.conftest import LIVE_BODY_TIMEOUT_SECONDS, LIVE_HEADER_TIMEOUT_SECONDS, LiveServer
+from tests.factories import api_routes
 from tests.problems import assert_problem
 
 # Long enough for any deadline of the live server to pass, short enough to fail fast without one.
@@ -239,17 +238,8 @@ def test_oversized_bodies_at_once_are_all_refused_and_health_still_answers(live_
     assert health.status_code == 200
 
 
-def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a tree
-        if included is not None:
-            yield from _api_routes(included.routes)
-
-
 def test_every_route_has_a_body_limit_of_its_own(app: FastAPI) -> None:
-    routes = list(_api_routes(app.routes))
+    routes = list(api_routes(app.routes))
     assert len(routes) > 20
     assert [r.name for r in routes if not isinstance(r, BoundedBodyRoute)] == []
     by_name = {route.name: route for route in routes if isinstance(route, BoundedBodyRoute)}
@@ -315,7 +305,7 @@ def test_the_largest_valid_body_of_every_route_is_accepted(
     app: FastAPI, anonymous: TestClient, settings: Settings, method: str, path: str, operation: dict[str, Any]
 ) -> None:
     [(media_type, content)] = operation["requestBody"]["content"].items()
-    routes = {route.name: route for route in _api_routes(app.routes)}
+    routes = {route.name: route for route in api_routes(app.routes)}
     if media_type == "multipart/form-data":
         # An upload streams under the service-wide limit and bounds its file itself; the documents'
         # tests send the largest one accepted.

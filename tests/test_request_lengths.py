@@ -9,7 +9,7 @@ are stored nowhere; uploads are read by their own service, which bounds the file
 
 import types
 import typing
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, time
 from decimal import Decimal
@@ -17,13 +17,13 @@ from enum import Enum
 from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
-from fastapi.routing import APIRoute
 from pydantic import AnyUrl, AwareDatetime, BaseModel, EmailStr, TypeAdapter, ValidationError
 from sqlalchemy import JSON, Text
 from sqlmodel import SQLModel
 
 import models  # noqa: F401  (every table in the metadata)
 from api.main import create_app
+from tests.factories import api_routes
 
 # Request model -> the table whose columns of the same names keep its fields.
 STORED_BY_NAME: dict[str, str] = {
@@ -79,15 +79,6 @@ class RequestString:
 
     path: str
     annotation: Any
-
-
-def _api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    for route in routes:
-        if isinstance(route, APIRoute):
-            yield route
-        included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a tree
-        if included is not None:
-            yield from _api_routes(included.routes)
 
 
 def _unannotated(annotation: Any) -> Any:
@@ -146,7 +137,7 @@ def _is_scalar(base: Any) -> bool:
 
 def _request_bodies() -> list[Any]:
     app = create_app()
-    return [route.body_field.field_info.annotation for route in _api_routes(app.routes) if route.body_field]
+    return [route.body_field.field_info.annotation for route in api_routes(app.routes) if route.body_field]
 
 
 STRINGS: dict[str, RequestString] = {

@@ -12,13 +12,12 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import cast
 
-from sqlalchemy import ColumnElement, Engine, and_, delete, func, or_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, and_, delete, func, or_
 from sqlmodel import Session, col, select
 
 from api.clock import PARIS, paris_today
-from api.db import open_session
 from api.errors import NotEligible, ValidationFailed
+from api.http_cache import Rendered, RenderedCache, strong_etag
 from api.pdf import Document, Organisation, french_date, french_date_range, french_hours, french_time
 from api.services.auth import Actor
 from api.services.sessions import fold_for_search
@@ -26,7 +25,6 @@ from models.application import Application, ApplicationStatus
 from models.attendance import (
     AttendanceLine,
     AttendanceSheet,
-    AttendanceSheetRender,
     HalfDay,
     HalfDayAttendance,
     HalfDayRecord,
@@ -44,6 +42,7 @@ CENTI = Decimal("0.01")
 HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
 # Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
 HALF_DAYS_PER_TABLE = 12
+PDF = "application/pdf"
 # Part of every sheet's digest: bump it when the sheet's layout changes, so none is served stale.
 SHEET_LAYOUT = 1
 # When each half-day begins, Europe/Paris: the morning with its day, the afternoon at noon.
@@ -362,65 +361,43 @@ def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
 
 
 class AttendanceSheetRenders:
-    """Attendance sheets rendered once per digest of what they print: the PDF is kept in the database
-    for every process, and concurrent downloads of one digest in this process wait for one render."""
+    """Attendance sheets rendered once per digest of what they print, kept in the process's rendered
+    cache; concurrent downloads of one digest wait for the one render rather than each making it."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, cache: RenderedCache) -> None:
+        self._cache = cache
         self._lock = threading.Lock()
         self._running: dict[str, Future[bytes]] = {}
 
     def pdf(self, content: SheetContent, *, now: datetime) -> bytes:
         """The sheet of `content`: the one kept, or one rendered now and kept."""
-        digest = content.digest
+        key = f"attendance-sheet#{content.digest}"
+        kept = self._cache.get(key)
+        if kept is not None:
+            return kept.body
         with self._lock:
-            running = self._running.get(digest)
+            # Looked up again under the lock: a render that ended since is kept, not made twice.
+            kept = self._cache.get(key)
+            if kept is not None:
+                return kept.body
+            running = self._running.get(key)
             leading = running is None
             if running is None:
-                running = self._running[digest] = Future()
+                running = self._running[key] = Future()
         if not leading:
             return running.result()
         try:
-            document = self._kept_or_rendered(content, digest, now=now)
+            document = render_attendance_pdf(content, now=now)
+            self._cache.put(key, Rendered(etag=strong_etag(document), body=document, media_type=PDF))
             running.set_result(document)
             return document
         except BaseException as error:
             running.set_exception(error)
             raise
         finally:
-            # Gone only once kept: a download arriving later finds the row instead.
+            # Gone only once kept: a download arriving later finds it in the cache instead.
             with self._lock:
-                del self._running[digest]
-
-    def _kept_or_rendered(self, content: SheetContent, digest: str, *, now: datetime) -> bytes:
-        with open_session(self._engine, write=False) as db:
-            kept = db.exec(
-                select(AttendanceSheetRender.pdf).where(
-                    AttendanceSheetRender.session_id == content.session_id,
-                    AttendanceSheetRender.digest == digest,
-                )
-            ).first()
-        if kept is not None:
-            return kept
-        # Rendered with no transaction open: the slow part holds no snapshot and no lock.
-        document = render_attendance_pdf(content, now=now)
-        with open_session(self._engine, write=True) as db:
-            try:
-                _keep(db, content.session_id, digest, document, now=now)
-                db.commit()
-            except IntegrityError:
-                # Another process kept its render first, or the session is gone: nothing to keep.
-                db.rollback()
-        return document
-
-
-def _keep(db: Session, session_id: int, digest: str, document: bytes, *, now: datetime) -> None:
-    kept = db.get(AttendanceSheetRender, session_id, with_for_update=True)
-    if kept is None:
-        db.add(AttendanceSheetRender(session_id=session_id, digest=digest, pdf=document, rendered_at=now))
-    else:
-        kept.digest, kept.pdf, kept.rendered_at = digest, document, now
-    db.flush()
+                del self._running[key]
 
 
 def attendance_sheet_pdf(
@@ -431,11 +408,9 @@ def attendance_sheet_pdf(
     now: datetime,
     renders: AttendanceSheetRenders,
 ) -> bytes:
-    """The attendance sheet of the session at `now`, rendered only when what it prints changed."""
-    content = sheet_content(db, session, organisation=organisation, now=now)
-    # The request's read ends here (it wrote nothing): no snapshot is held while a sheet renders.
-    db.rollback()
-    return renders.pdf(content, now=now)
+    """The attendance sheet of the session at `now`, rendered only when what it prints changed: its
+    content is read on every download, so no process ever serves a sheet that is no longer true."""
+    return renders.pdf(sheet_content(db, session, organisation=organisation, now=now), now=now)
 
 
 def render_attendance_certificate(
