@@ -119,8 +119,8 @@ class TrainingSession(SQLModel, table=True):
 
 
 class SessionAsIssued(SQLModel):
-    """What a quote or a certificate prints of its session, taken when it is issued: a later change
-    of the session never reaches a document already issued."""
+    """What a document prints of its session: a quote or a certificate takes it when issued, so that a
+    later change of the session never reaches it; the attendance sheet, at each render."""
 
     title: str
     start_date: date

@@ -33,7 +33,7 @@ from models.attendance import (
     RosterEntry,
     TraineeRef,
 )
-from models.training_session import TrainingSession
+from models.training_session import SessionAsIssued, TrainingSession
 from models.user import User
 
 logger = logging.getLogger("ateliers.attendance")
@@ -65,7 +65,7 @@ def _begun_by(now: datetime) -> ColumnElement[bool]:
     )
 
 
-def hours_for(session: "TrainingSession | SheetContent", half_days_present: int) -> Decimal:
+def hours_for(session: TrainingSession | SessionAsIssued, half_days_present: int) -> Decimal:
     """The session's hours spread evenly over its half-days, hours / (days × 2) for each half-day
     present, rounded half up to 2 places and never more than the session's hours."""
     worth = Decimal(session.hours) * half_days_present / (Decimal(session.days) * 2)
@@ -231,7 +231,7 @@ def _day_heading(day: date) -> str:
     return f"{weekday}\n{rest}"
 
 
-def _place(session: TrainingSession) -> str:
+def _place(session: TrainingSession | SessionAsIssued) -> str:
     """Venue, address and city, the city left out when the address already names it."""
     city = "" if session.city.casefold() in session.address.casefold() else session.city
     return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, city) if part))
@@ -252,14 +252,7 @@ class SheetContent:
     """Everything the attendance sheet prints, read from the database in one go."""
 
     session_id: int
-    title: str
-    start_date: date
-    end_date: date
-    days: int
-    hours: int
-    daily_start_time: time
-    daily_end_time: time
-    place: str
+    session: SessionAsIssued
     trainers: tuple[str, ...]
     trainees: tuple[SheetTrainee, ...]
     edited_on: date
@@ -279,14 +272,7 @@ def sheet_content(
     presences = _presences(db, session, now=now)
     return SheetContent(
         session_id=cast(int, session.id),
-        title=session.title,
-        start_date=session.start_date,
-        end_date=session.end_date,
-        days=session.days,
-        hours=session.hours,
-        daily_start_time=session.daily_start_time,
-        daily_end_time=session.daily_end_time,
-        place=_place(session),
+        session=SessionAsIssued.model_validate(session, from_attributes=True),
         trainers=tuple(sorted((trainer.full_name for trainer in session.trainers), key=fold_for_search)),
         trainees=tuple(
             SheetTrainee(user.full_name, tuple(sorted(presences[cast(int, application.id)], key=_order)))
@@ -300,9 +286,10 @@ def sheet_content(
 def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
     """The attendance sheet funders ask for: the trainees by half-day, their hours, the trainers'
     signatures; landscape A4, several pages with the table's heading repeated when needed."""
+    session = content.session
     pdf = Document(
         content.organisation,
-        title=f"Feuille d’émargement — {content.title}",
+        title=f"Feuille d’émargement — {session.title}",
         reference=f"Feuille d’émargement · session {content.session_id}",
         created=now,
         orientation="landscape",
@@ -312,20 +299,20 @@ def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
         [("Session n°", str(content.session_id)), ("Éditée le", french_date(content.edited_on))],
     )
     pdf.section("Action de formation professionnelle continue")
-    pdf.paragraph(content.title, bold=True, size=10)
+    pdf.paragraph(session.title, bold=True, size=10)
     pdf.paragraph(
-        f"{french_date_range(content.start_date, content.end_date, weekday=True).capitalize()} · "
-        f"{content.days} jours, soit {content.hours} heures de formation · "
-        f"{french_time(content.daily_start_time)} – {french_time(content.daily_end_time)} · "
-        f"Lieu : {content.place}"
+        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
+        f"{session.days} jours, soit {session.hours} heures de formation · "
+        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)} · "
+        f"Lieu : {_place(session)}"
     )
     pdf.paragraph(
-        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(content, 1))} h "
-        f"({content.hours} h ÷ {content.days * 2} demi-journées).",
+        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(session, 1))} h "
+        f"({session.hours} h ÷ {session.days * 2} demi-journées).",
         size=8,
     )
     pdf.ln(2)
-    for chunk in _chunks(_half_days(content.start_date, content.end_date)):
+    for chunk in _chunks(_half_days(session.start_date, session.end_date)):
         days = list(dict.fromkeys(day for day, _ in chunk))
         day_heads = [(_day_heading(day), sum(1 for d, _ in chunk if d == day)) for day in days]
         rows = []
@@ -334,7 +321,7 @@ def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
             rows.append(
                 [str(number), trainee.full_name]
                 + ["✓" if half_day in present else "" for half_day in chunk]
-                + [french_hours(hours_for(content, len(present)), fixed=True)]
+                + [french_hours(hours_for(session, len(present)), fixed=True)]
             )
         pdf.attendance_grid(
             day_heads,
