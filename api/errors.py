@@ -81,6 +81,13 @@ class TooManyAttempts(DomainError):
         )
 
 
+class FailureOverLimit(TooManyAttempts):
+    """A wrong password checked while others of its address were: past the address's limit, it is
+    answered as a refusal, so that an address never learns more than its limit of wrong guesses."""
+
+    keeps_changes = True  # the failure still counts against its account and its address
+
+
 class InvalidTransition(DomainError):
     status, code, title = 409, "invalid_transition", "Transition not allowed from this state"
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from api.config import Settings
 from api.db import lock_names
 from api.errors import (
+    FailureOverLimit,
     InvalidCredentials,
     NotFound,
     RefreshTokenReused,
@@ -165,9 +166,26 @@ def _record_attempt(
     return attempt.id
 
 
-def _record_failure(db: Session, attempt_id: int) -> None:
-    """The attempt, in flight until now, becomes a failure: of its account, and of its address."""
+def _record_failure(
+    db: Session, attempt_id: int, *, client_address: str, settings: Settings, now: datetime
+) -> None:
+    """The attempt, in flight until now, becomes a failure of its account and of its address; past
+    the address's limit it is answered 429, not 401. Serialised per address, so that wrong passwords
+    checked together never get more answers than the limit."""
+    lock_names(db, f"login:address:{client_address}")
     db.execute(update(LoginAttempt).where(col(LoginAttempt.id) == attempt_id).values(failed=True))
+    try:
+        _refuse_past_limit(
+            db,
+            col(LoginAttempt.client_address) == client_address,
+            col(LoginAttempt.failed).is_(True),
+            col(LoginAttempt.id) != attempt_id,
+            limit=settings.login_failures_per_address_limit,
+            window=timedelta(minutes=settings.login_attempts_window_minutes),
+            now=now,
+        )
+    except TooManyAttempts as refusal:
+        raise FailureOverLimit(int(refusal.headers["Retry-After"])) from None
 
 
 def log_in(
@@ -177,16 +195,15 @@ def log_in(
     account (failed or in flight) and `login_failures_per_address_limit` failures per address in the
     window, every process counting the same."""
     email = normalize_email(email, loc=["body", "username"])
-    attempt_id = _record_attempt(
-        db, email=email, client_address=client_address_key(client_address), settings=settings, now=now
-    )
+    address = client_address_key(client_address)
+    attempt_id = _record_attempt(db, email=email, client_address=address, settings=settings, now=now)
     user = find_user_by_email(db, email)
     stored_hash = user.password_hash if user else None
     # The attempt counts against its account for every process before its password is checked, and
     # no lock is held while Argon2 runs: this flow spans two transactions on purpose.
     db.commit()
     if not verify_password(password, stored_hash) or user is None:
-        _record_failure(db, attempt_id)
+        _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
     # Locked so that a deactivation either comes first and refuses this login, or waits and
     # revokes the family made here.
@@ -194,7 +211,7 @@ def log_in(
         populate_existing=True
     )).one()
     if not user.active:
-        _record_failure(db, attempt_id)
+        _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
     db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt_id))
     purge_login_attempts(db, settings=settings, now=now)
