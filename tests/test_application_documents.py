@@ -438,6 +438,27 @@ def test_a_docx_with_other_members_beside_a_valid_main_part_is_accepted(
     assert answer.json()["media_type"] == ACCEPTED["docx"][1]
 
 
+def test_a_docx_typing_its_main_part_by_the_default_of_its_extension_is_accepted(
+    owner: TestClient, application_id: int
+) -> None:
+    # OPC lets a package type its parts by extension: a Default for "xml" instead of an Override.
+    content_types = (
+        b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+        b'<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        b'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        b'<Default Extension="XML" ContentType="application/vnd.openxmlformats-officedocument.'
+        b'wordprocessingml.document.main+xml"/></Types>'
+    )
+    content = zip_bytes(
+        ("[Content_Types].xml", content_types),
+        ("_rels/.rels", DOCX_RELATIONSHIPS),
+        ("word/document.xml", DOCX_DOCUMENT),
+    )
+    answer = upload(owner, application_id, content, filename="cv.docx")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["media_type"] == ACCEPTED["docx"][1]
+
+
 def test_an_odt_whose_mimetype_member_names_another_type_is_415(
     owner: TestClient, application_id: int, storage: Path
 ) -> None:

@@ -304,18 +304,27 @@ class _NotThisType(Exception):
 
 
 class _RootElement:
-    """An XML parser target that keeps the root element's name and nothing else, so that a large
-    part parses in constant memory."""
+    """An XML parser target that keeps the root element's name and, for a package's content types,
+    what they declare (nothing else), so that a large part parses in constant memory."""
 
     def __init__(self) -> None:
         self.tag: str | None = None
-        self.attributes: list[dict[str, str]] = []
+        self.overrides: dict[str, str] = {}  # part name -> content type
+        self.defaults: dict[str, str] = {}  # extension, lower case -> content type
 
     def start(self, tag: str, attributes: dict[str, str]) -> None:
         if self.tag is None:
             self.tag = tag
         elif tag == f"{_CONTENT_TYPES_NAMESPACE}Override":
-            self.attributes.append(attributes)
+            self.overrides[attributes.get("PartName", "")] = attributes.get("ContentType", "")
+        elif tag == f"{_CONTENT_TYPES_NAMESPACE}Default":
+            self.defaults[attributes.get("Extension", "").lower()] = attributes.get("ContentType", "")
+
+    def content_type(self, part_name: str) -> str | None:
+        """The part's type as OPC declares it: its override, else the default of its extension."""
+        if part_name in self.overrides:
+            return self.overrides[part_name]
+        return self.defaults.get(part_name.rsplit(".", 1)[-1].lower())
 
     def close(self) -> None:
         return None
@@ -366,9 +375,9 @@ def _odt_or_docx(path: Path) -> str:
                 raise _NotThisType("content.xml is not an OpenDocument text")
             return ODT
         content_types = _parse_member(archive, "[Content_Types].xml")
-        if content_types.tag != f"{_CONTENT_TYPES_NAMESPACE}Types" or not any(
-            override.get("PartName") == _DOCX_MAIN_PART and override.get("ContentType") == _DOCX_MAIN_TYPE
-            for override in content_types.attributes
+        if (
+            content_types.tag != f"{_CONTENT_TYPES_NAMESPACE}Types"
+            or content_types.content_type(_DOCX_MAIN_PART) != _DOCX_MAIN_TYPE
         ):
             # A spreadsheet, a macro-enabled document or a plain archive.
             raise _NotThisType("[Content_Types].xml names no Word document")
