@@ -72,9 +72,13 @@ def largest_body(schema: dict[str, Any]) -> int | None:
                 key = node.get("propertyNames", {}).get("maxLength", math.inf)
                 value = largest(extra) if isinstance(extra, dict) else math.inf
                 mapped = keys * (key * BYTES_PER_CHARACTER + 2 + value + SEPARATOR_BYTES)
-            return mapped + 2 + sum(
-                len(name) * BYTES_PER_CHARACTER + 2 + largest(value) + SEPARATOR_BYTES
-                for name, value in node.get("properties", {}).items()
+            return (
+                mapped
+                + 2
+                + sum(
+                    len(name) * BYTES_PER_CHARACTER + 2 + largest(value) + SEPARATOR_BYTES
+                    for name, value in node.get("properties", {}).items()
+                )
             )
         return math.inf  # any JSON value at all
 

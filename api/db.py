@@ -300,9 +300,7 @@ def _with_own_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any] | 
     request_name = next((name for name, hint in hints.items() if hint is Request), None)
     if request_name is None:
         request_name = "transaction_request"
-        parameters.append(
-            inspect.Parameter(request_name, inspect.Parameter.KEYWORD_ONLY, annotation=Request)
-        )
+        parameters.append(inspect.Parameter(request_name, inspect.Parameter.KEYWORD_ONLY, annotation=Request))
     keeps_request = request_name in signature.parameters
 
     @functools.wraps(endpoint)

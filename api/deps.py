@@ -53,6 +53,7 @@ async def get_attendance_sheets(request: Request) -> AttendanceSheetRenders:
 
 AttendanceSheets = Annotated[AttendanceSheetRenders, Depends(get_attendance_sheets)]
 
+
 class BearerActor(OAuth2PasswordBearer):
     """The OAuth2 bearer scheme of the OpenAPI document, resolved straight to the caller.
 

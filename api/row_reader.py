@@ -92,9 +92,7 @@ class RowReader:
         self._user = _RowShape(engine, User, "id", marker)
         self._api_key = _RowShape(engine, ApiKey, "key_hash", marker)
         self._catalogue = "SELECT version FROM catalogue_version WHERE id = 1"
-        self._session_applications = (
-            f"SELECT applications_version FROM training_session WHERE id = {marker}"  # noqa: S608
-        )
+        self._session_applications = f"SELECT applications_version FROM training_session WHERE id = {marker}"  # noqa: S608
         self._postgresql = engine.dialect.name == "postgresql"
         # The server's loop, a cursor on each of its idle asynchronous connections (a cursor made
         # for each read cost a quarter of it), and how many may be in use at once.

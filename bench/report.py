@@ -273,7 +273,7 @@ def summary(report: Report) -> str:
         f"({os.cpu_count()} cores)",
         f"{report.database}; reference {report.reference_rate:,.0f} req/s (mean of "
         f"{report.reference_first.rate:,.0f} first and {report.reference_last.rate:,.0f} last), "
-        f"p99 {report.reference_p99:.2f} ms"
+        f"p99 {report.reference_p99:.2f} ms",
     ]
     for measured in report.measured:
         result = measured.result

@@ -1,7 +1,6 @@
 """The roster of a session, attendance by half-day, the attendance sheet and the certificate of
 attendance (HTTP only: the rules are in api.services.attendance)."""
 
-
 from fastapi import APIRouter, Response
 
 from api.body_limits import BoundedBodyRoute
@@ -26,6 +25,8 @@ WHO = (
     " The trainers assigned to the session and the secretariat; anyone else, applicants and other "
     "trainers included, gets 404."
 )
+
+
 @router.get(
     "/sessions/{session_id}/roster",
     response_model=Roster,

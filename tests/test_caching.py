@@ -106,9 +106,7 @@ def test_a_new_application_shows_at_once_in_the_lists_already_rendered(
     assert _positions(online) == {first: None}
 
 
-def test_moving_up_the_waiting_list_shows_in_every_list_it_changes(
-    make_user: Any, secretariat: TestClient
-):
+def test_moving_up_the_waiting_list_shows_in_every_list_it_changes(make_user: Any, secretariat: TestClient):
     session = published_session(secretariat, capacity=1)
     first, second, third = (make_user("applicant") for _ in range(3))
     ids = [apply(client, session["id"])["id"] for client in (first, second, third)]

@@ -392,4 +392,3 @@ def test_a_write_through_b_is_as_visible_through_a(staff: Caller, anyone: Caller
 
     assert new_title in titles(fresh(anyone.a, "/sessions", listing, LISTING))
     assert fresh(anyone.a, detail_path, detail).json()["title"] == new_title
-

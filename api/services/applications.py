@@ -320,18 +320,15 @@ def _insert_with_first_event(application_columns: tuple[str, ...], event_columns
     """PostgreSQL's INSERT of an application with, in a CTE, the first event of its history; built
     once per shape, with bound parameters."""
     values = {name: bindparam(f"a_{name}", type_=_APPLICATIONS.c[name].type) for name in application_columns}
-    inserted = (
-        insert(_APPLICATIONS)
-        .values(values)
-        .returning(_APPLICATIONS.c.id)
-        .cte("inserted")
-    )
+    inserted = insert(_APPLICATIONS).values(values).returning(_APPLICATIONS.c.id).cte("inserted")
     fields = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in event_columns]
     return (
         insert(_EVENTS)
         .from_select(["application_id", *event_columns], select(inserted.c.id, *fields))
         .returning(_EVENTS.c.application_id)
     )
+
+
 _ANSWERED_COLUMNS = frozenset(ApplicationPublic.model_fields) - {"id", "applicant", "billing"}
 
 

@@ -71,9 +71,7 @@ class Credentials(Protocol):
     async def api_key(self, key_hash: str) -> ApiKey | None: ...
 
 
-async def authenticate(
-    credentials: Credentials, bearer: str, *, settings: Settings, now: datetime
-) -> Actor:
+async def authenticate(credentials: Credentials, bearer: str, *, settings: Settings, now: datetime) -> Actor:
     """The actor behind a bearer credential; role, active flag and credentials version come from
     the database, read now."""
     if bearer.startswith(API_KEY_PREFIX):
@@ -207,9 +205,9 @@ def log_in(
         raise InvalidCredentials("The email or the password is wrong.")
     # Locked so that a deactivation either comes first and refuses this login, or waits and
     # revokes the family made here.
-    user = db.exec(select(User).where(User.id == user.id).with_for_update().execution_options(
-        populate_existing=True
-    )).one()
+    user = db.exec(
+        select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
+    ).one()
     if not user.active:
         _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
