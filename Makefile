@@ -27,9 +27,11 @@ run: seed
 
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/hadolint Dockerfile
 	$(BIN)/mypy
 
-# ruff, mypy, then the whole suite (SQLite; PostgreSQL too when ATELIERS_TEST_DATABASE_URL is set).
+# ruff (lint and format), hadolint, mypy, then the whole suite (SQLite; PostgreSQL too when ATELIERS_TEST_DATABASE_URL is set).
 test: lint
 	$(BIN)/pytest
 
