@@ -2,6 +2,7 @@
 from then on, accepted or declined while valid, and printed on one A4 page."""
 
 import io
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from fractions import Fraction
@@ -452,26 +453,23 @@ def _issues_next_number(app: FastAPI, secretariat: TestClient, applicant: TestCl
     assert _issue(secretariat, draft["id"])["number"] == number
 
 
-def test_issuing_a_quote_of_a_withdrawn_application_is_invalid_transition_and_takes_no_number(
-    app: FastAPI, applicant: TestClient, secretariat: TestClient
-) -> None:
-    upcoming = published_session(secretariat)
-    application_id = _application(app, upcoming, applicant)
-    draft = _request(applicant, application_id)
+def _end_by_withdrawal(applicant: TestClient, secretariat: TestClient, application_id: int) -> None:
     _withdraw(applicant, application_id)
-    assert_problem(secretariat.post(f"/quotes/{draft['id']}/issue"), 409, "invalid_transition")
-    assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
-    _issues_next_number(app, secretariat, applicant, "DEV-2027-0001")
 
 
-def test_issuing_a_quote_of_a_rejected_application_is_invalid_transition(
-    app: FastAPI, applicant: TestClient, secretariat: TestClient
-) -> None:
-    upcoming = published_session(secretariat)
-    application_id = _application(app, upcoming, applicant)
-    draft = _request(applicant, application_id)
+def _end_by_rejection(applicant: TestClient, secretariat: TestClient, application_id: int) -> None:
     decided = secretariat.post(f"/applications/{application_id}/decision", json={"decision": "rejected"})
     assert decided.status_code == 200, decided.text
+
+
+@pytest.mark.parametrize("end", [_end_by_withdrawal, _end_by_rejection], ids=["withdrawn", "rejected"])
+def test_issuing_a_quote_of_an_application_that_is_over_is_invalid_transition_and_takes_no_number(
+    app: FastAPI, applicant: TestClient, secretariat: TestClient, end: Callable[..., None]
+) -> None:
+    upcoming = published_session(secretariat)
+    application_id = _application(app, upcoming, applicant)
+    draft = _request(applicant, application_id)
+    end(applicant, secretariat, application_id)
     assert_problem(secretariat.post(f"/quotes/{draft['id']}/issue"), 409, "invalid_transition")
     assert secretariat.get(f"/quotes/{draft['id']}").json() == draft
     _issues_next_number(app, secretariat, applicant, "DEV-2027-0001")
