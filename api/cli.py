@@ -31,7 +31,7 @@ def alembic_config(database_url: str | None = None) -> Config:
 def _write_session(*, write: bool = True) -> Iterator[Session]:
     """A write transaction on the configured database (a read one when `write` is false); the
     engine goes with it."""
-    from api.db import build_engine, open_session
+    from api.db.engine import build_engine, open_session
 
     engine = build_engine(get_settings())
     try:
@@ -70,7 +70,7 @@ def create_user(args: argparse.Namespace) -> int:
 
 
 def seed_demo(_: argparse.Namespace) -> int:
-    from api.services.demo import seed_demo as seed
+    from api.demo import seed_demo as seed
 
     with _write_session() as db:
         accounts = seed(db, now=SystemClock().now())
@@ -86,8 +86,8 @@ def worker(args: argparse.Namespace) -> int:
     document files that no row names (an upload that crashed before its commit)."""
     import time
 
+    from api.services.application_files import remove_orphan_files
     from api.services.auth import purge_expired_credentials
-    from api.services.documents import remove_orphan_files
 
     while True:
         settings = get_settings()
@@ -126,8 +126,8 @@ def serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        # httptools with limits on request heads (api/server.py); by import string for --workers.
-        http="api.server:BoundedHttpToolsProtocol",
+        # httptools with limits on request heads (api/edge/server.py); by import string for --workers.
+        http="api.edge.server:BoundedHttpToolsProtocol",
         access_log=False,
         # The app itself believes X-Forwarded-For from ATELIERS_TRUSTED_PROXIES only.
         proxy_headers=False,

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     refresh_token_days: int = Field(default=30, ge=1, le=365)
 
     max_body_bytes: int = Field(default=6 * 1024 * 1024, ge=1024)
-    # A request head must fit in this and arrive in this time (api/server.py, under `ateliers serve`).
+    # A request head must fit in this and arrive in this time (api/edge/server.py, under `ateliers serve`).
     max_header_bytes: int = Field(default=32 * 1024, ge=1024, le=1024 * 1024)
     header_timeout_seconds: float = Field(default=10, ge=0.5, le=300)
     # A body must keep coming, and come whole in this plus its length at the rate below.
@@ -52,13 +52,13 @@ class Settings(BaseSettings):
     login_attempts_window_minutes: int = Field(default=15, ge=1)
     database_timeout_seconds: int = Field(default=3, ge=1, le=60)
     # PostgreSQL connections one process keeps (AnyIO runs 40 threads); processes x (this, plus 5
-    # for api/row_reader.py and `write_threads` for the hot writes) must stay under max_connections.
+    # for api/db/row_reader.py and `write_threads` for the hot writes) must stay under max_connections.
     database_pool_size: int = Field(default=40, ge=1, le=500)
     # Hot writes (submission, quote issue) run at once, on as many PostgreSQL connections of the
     # event loop or SQLite threads: they queue on the database's locks anyway, and forty threads
     # fought for the GIL while holding those locks.
     write_threads: int = Field(default=4, ge=1, le=40)
-    # What one process may hold of rendered public answers (api/http_cache.py).
+    # What one process may hold of rendered public answers (api/edge/http_cache.py).
     rendered_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 
     webhook_allow_private: bool = False

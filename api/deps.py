@@ -8,9 +8,9 @@ from sqlmodel import Session
 
 from api.clock import Clock, paris_today
 from api.config import Settings
-from api.db import get_db
+from api.db.transactions import get_db
+from api.edge.http_cache import require_if_match, strong_etag
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.http_cache import require_if_match, strong_etag
 from api.services.applications import find_application, may_read
 from api.services.attendance import AttendanceSheetRenders
 from api.services.auth import Actor, authenticate
@@ -60,7 +60,7 @@ class BearerActor(OAuth2PasswordBearer):
     One dependency rather than a chain of three (scheme, optional caller, required caller): FastAPI
     resolves each dependency of every authenticated request anew, and the chain was nearly half of
     the CPU of an applicant's own list and a sixth of a submission's. The token is checked and its
-    account read on the event loop (api/row_reader.py): one indexed row, no thread hop, and no
+    account read on the event loop (api/db/row_reader.py): one indexed row, no thread hop, and no
     transaction left for the request's own work to wait on. Settings and clock come from the app's
     state, for the same reason.
     """

@@ -1,6 +1,6 @@
 """Domain errors: each has an HTTP status and a stable `code` that clients branch on.
 
-Services raise these; `api.problem` renders every one of them as problem+json.
+Services raise these; `api.edge.problem` renders every one of them as problem+json.
 """
 
 from typing import Any, ClassVar

@@ -13,19 +13,20 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.clock import Clock, SystemClock
 from api.config import Settings, get_settings
-from api.db import HotWrites, build_engine
+from api.db.engine import build_engine
+from api.db.row_reader import RowReader
+from api.db.transactions import HotWrites
 from api.deps import require_actor
-from api.http_cache import CachedCatalogueReads, RenderedCache
-from api.middleware import (
+from api.edge.http_cache import CachedCatalogueReads, RenderedCache
+from api.edge.middleware import (
     BodyDeadlineMiddleware,
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
     PublicReadCorsMiddleware,
     RequestContextMiddleware,
 )
+from api.edge.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.observability import configure_logging
-from api.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from api.row_reader import RowReader
 from api.services.attendance import AttendanceSheetRenders
 from routers import (
     application_documents,
@@ -45,7 +46,7 @@ from routers import (
 logger = logging.getLogger("ateliers.startup")
 
 API_PREFIX = "/api/v1"
-# The public reads answered from the rendered cache (api/http_cache.py).
+# The public reads answered from the rendered cache (api/edge/http_cache.py).
 CATALOGUE_PATHS = (f"{API_PREFIX}/sessions", f"{API_PREFIX}/discounts")
 VERSION = "1.0.0"
 

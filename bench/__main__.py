@@ -224,8 +224,8 @@ def main_bench(wrk: str, folder: Path, timing: Timing, server_url: str | None, s
     dialect = "postgresql" if is_postgresql(server_url) else "sqlite"
     setup = [
         f"The service: `python -m api.cli serve --workers 1` (pid {server.pid}, checked to have no child "
-        "process): uvicorn in-process, httptools through api/server.py's BoundedHttpToolsProtocol, no access "
-        "log, the service's own request log at its default level (INFO) written to a file; "
+        "process): uvicorn in-process, httptools through api/edge/server.py's BoundedHttpToolsProtocol, "
+        "no access log, the service's own request log at its default level (INFO) written to a file; "
         "ATELIERS_ENV=production.",
         'The reference: bench/reference.py, one `def` endpoint answering {"status": "ok"}, under plain '
         "uvicorn (`--http httptools --no-access-log --workers 1`, not the bounded-head protocol).",

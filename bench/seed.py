@@ -21,9 +21,9 @@ from alembic import command
 from api.cli import alembic_config
 from api.clock import paris_today
 from api.config import Settings
-from api.pdf import Organisation
+from api.demo import seed_brochure_discounts
+from api.documents.layout import Organisation
 from api.security import hash_password
-from api.services.demo import seed_brochure_discounts
 from api.services.quotes import VAT_NOTE, VAT_RATE, percent_off
 from api.services.sessions import fold_for_search
 from models.training_session import SessionAsIssued

@@ -20,8 +20,8 @@ from pydantic import TypeAdapter
 from sqlmodel import col, select
 
 from api.config import Settings
-from api.db import build_engine, open_session
-from api.json_answers import json_answer
+from api.db.engine import build_engine, open_session
+from api.edge.json_answers import json_answer
 from api.services.applications import submit_application
 from api.services.auth import Actor
 from bench import seed as seeding

@@ -8,7 +8,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from fastapi.responses import FileResponse
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import (
     ApplicationForUpload,
     ClockDep,
@@ -18,8 +17,9 @@ from api.deps import (
     ResourceId,
     SettingsDep,
 )
-from api.problem import problem_responses
-from api.services import documents as document_service
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_responses
+from api.services import application_files as application_file_service
 from models.application import ApplicationDocumentList, ApplicationDocumentPublic, DocumentKind
 
 router = APIRouter(
@@ -38,7 +38,7 @@ _UPLOAD_BODY: dict[str, Any] = {
                         "file": {
                             "type": "string",
                             "format": "binary",
-                            "maxLength": document_service.MAX_DOCUMENT_BYTES,
+                            "maxLength": application_file_service.MAX_DOCUMENT_BYTES,
                             "description": "PDF, ODT, DOCX, PNG or JPEG, at most 5 MiB; the type is "
                             "read from the bytes, not from the name or the part's Content-Type.",
                         },
@@ -49,7 +49,9 @@ _UPLOAD_BODY: dict[str, Any] = {
                         },
                     },
                 },
-                "encoding": {"file": {"contentType": ", ".join(document_service.ACCEPTED_MEDIA_TYPES)}},
+                "encoding": {
+                    "file": {"contentType": ", ".join(application_file_service.ACCEPTED_MEDIA_TYPES)}
+                },
             }
         },
     }
@@ -60,7 +62,7 @@ _DOWNLOAD: dict[int | str, dict[str, Any]] = {
         "description": "The document's bytes, with the type read from them at upload",
         "content": {
             media_type: {"schema": {"type": "string", "format": "binary"}}
-            for media_type in document_service.ACCEPTED_MEDIA_TYPES
+            for media_type in application_file_service.ACCEPTED_MEDIA_TYPES
         },
     }
 }
@@ -95,7 +97,7 @@ async def upload_application_document(
     clock: ClockDep,
 ) -> ApplicationDocumentPublic:
     # The body is read here, as a stream, so that the 5 MiB limit holds while it arrives.
-    document = await document_service.receive_document(
+    document = await application_file_service.receive_document(
         db,
         application,
         request.stream(),
@@ -114,7 +116,7 @@ async def upload_application_document(
     responses=problem_responses(401, 404, 422),
 )
 def list_application_documents(application: OwnedApplication, db: DbSession) -> ApplicationDocumentList:
-    documents = document_service.list_documents(db, application)
+    documents = application_file_service.list_documents(db, application)
     return ApplicationDocumentList(items=[ApplicationDocumentPublic.model_validate(d) for d in documents])
 
 
@@ -127,8 +129,8 @@ def list_application_documents(application: OwnedApplication, db: DbSession) -> 
 def download_application_document(
     document_id: ResourceId, application: OwnedApplication, db: DbSession, settings: SettingsDep
 ) -> FileResponse:
-    document = document_service.find_document(db, application, document_id)
-    path = document_service.document_file(document, storage_dir=settings.storage_dir)
+    document = application_file_service.find_document(db, application, document_id)
+    path = application_file_service.document_file(document, storage_dir=settings.storage_dir)
     return FileResponse(
         path,
         media_type=document.media_type,
@@ -153,7 +155,9 @@ def delete_application_document(
     settings: SettingsDep,
     background: BackgroundTasks,
 ) -> Response:
-    document = document_service.delete_document(db, actor, application, document_id)
+    document = application_file_service.delete_document(db, actor, application, document_id)
     # Run after the answer, so after the commit: a deletion rolled back keeps its file.
-    background.add_task(document_service.remove_document_file, document, storage_dir=settings.storage_dir)
+    background.add_task(
+        application_file_service.remove_document_file, document, storage_dir=settings.storage_dir
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,8 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from sqlmodel import Session
 
-from api.body_limits import BoundedBodyRoute
-from api.db import HandlerTransaction
+from api.db.transactions import HandlerTransaction
 from api.deps import (
     ApplicationOfOwner,
     ClockDep,
@@ -18,9 +17,10 @@ from api.deps import (
     SessionRef,
     WithdrawableApplication,
 )
-from api.http_cache import rendered_answer
-from api.json_answers import JSON, json_answer
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.http_cache import rendered_answer
+from api.edge.json_answers import JSON, json_answer
+from api.edge.problem import problem_responses
 from api.services import applications as application_service
 from api.services.auth import Actor
 from models.application import (

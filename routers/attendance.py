@@ -3,7 +3,6 @@ attendance (HTTP only: the rules are in api.services.attendance)."""
 
 from fastapi import APIRouter, Response
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import (
     AttendanceSheets,
     ClockDep,
@@ -13,9 +12,10 @@ from api.deps import (
     SettingsDep,
     TaughtSession,
 )
-from api.downloads import PDF_CONTENT, pdf_download
-from api.pdf import Organisation
-from api.problem import problem_responses
+from api.documents.layout import Organisation
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.downloads import PDF_CONTENT, pdf_download
+from api.edge.problem import problem_responses
 from api.services import attendance as attendance_service
 from models.attendance import AttendanceSheet, HalfDayRecord, Roster
 

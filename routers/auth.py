@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_responses
 from api.services import auth as auth_service
 from api.services import users as user_service
 from models.base import NO_NUL

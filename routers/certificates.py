@@ -4,11 +4,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response, status
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import CertifiableApplication, ClockDep, CurrentUser, DbSession, SettingsDep, VisibleCertificate
-from api.downloads import PDF_CONTENT, pdf_download
-from api.pdf import Organisation
-from api.problem import problem_responses
+from api.documents.layout import Organisation
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.downloads import PDF_CONTENT, pdf_download
+from api.edge.problem import problem_responses
 from api.services import certificates as certificate_service
 from models.certificate import CertificatePublic, CertificateVerification
 

@@ -2,7 +2,6 @@
 
 from fastapi import APIRouter, Response, status
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import (
     ClockDep,
     CurrentUser,
@@ -12,7 +11,8 @@ from api.deps import (
     VisibleDeliverable,
     VisibleEvaluation,
 )
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_responses
 from api.services import deliverables as deliverable_service
 from models.deliverable import (
     DeliverableCreate,

@@ -5,11 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
-from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
 from api.deps import ClockDep, DbSession, DiscountId, EditableDiscount, OptionalActor, Secretariat
-from api.http_cache import cache_headers, catalogue_answer, not_modified, strong_etag
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.http_cache import cache_headers, catalogue_answer, not_modified, strong_etag
+from api.edge.problem import problem_responses
 from api.services import discounts as discount_service
 from models.discount import DiscountCreate, DiscountPage, DiscountPublic, DiscountQuery, DiscountUpdate
 

@@ -2,9 +2,9 @@
 
 from fastapi import APIRouter, Response, status
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, CurrentUser, DbSession, ResourceId, TaughtSession
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_responses
 from api.services import feedback as feedback_service
 from models.feedback import FeedbackCreate, FeedbackReceipt, FeedbackSummary
 

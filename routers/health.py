@@ -4,8 +4,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.body_limits import BoundedBodyRoute
-from api.problem import problem_response, problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_response, problem_responses
 from api.services.operations import database_answers
 
 router = APIRouter(tags=["operations"], route_class=BoundedBodyRoute)

@@ -4,9 +4,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
-from api.db import HandlerTransaction
+from api.db.transactions import HandlerTransaction
 from api.deps import (
     ClockDep,
     CurrentUser,
@@ -17,10 +16,11 @@ from api.deps import (
     SecretariatQuote,
     VisibleQuote,
 )
-from api.downloads import PDF_CONTENT, pdf_download
-from api.json_answers import json_answer
-from api.pdf import Organisation
-from api.problem import problem_responses
+from api.documents.layout import Organisation
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.downloads import PDF_CONTENT, pdf_download
+from api.edge.json_answers import json_answer
+from api.edge.problem import problem_responses
 from api.services import quotes as quote_service
 from models.quote import QuoteIssue, QuotePage, QuotePublic, QuoteQuery, QuoteUpdate
 

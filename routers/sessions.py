@@ -6,7 +6,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response, status
 from sqlmodel import Session
 
-from api.body_limits import BoundedBodyRoute
 from api.clock import paris_today
 from api.deps import (
     ClockDep,
@@ -17,9 +16,10 @@ from api.deps import (
     SessionRef,
     SettingsDep,
 )
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.http_cache import cache_headers, catalogue_answer, strong_etag
+from api.edge.problem import problem_responses
 from api.errors import ValidationFailed
-from api.http_cache import cache_headers, catalogue_answer, strong_etag
-from api.problem import problem_responses
 from api.services import sessions as session_service
 from api.services.calendar_feed import build_calendar
 from models.training_session import (

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.body_limits import BoundedBodyRoute
 from api.deps import ClockDep, CurrentUser, DbSession, Secretariat, VisibleUser
-from api.problem import problem_responses
+from api.edge.body_limits import BoundedBodyRoute
+from api.edge.problem import problem_responses
 from api.services import users as user_service
 from models.user import Role, UserCreate, UserPage, UserPublic, UserUpdate
 

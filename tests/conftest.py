@@ -26,7 +26,7 @@ from alembic import command
 from api.cli import alembic_config
 from api.clock import FixedClock
 from api.config import Settings
-from api.db import open_session
+from api.db.engine import open_session
 from api.main import create_app
 from api.services.users import create_user
 from models.user import Role

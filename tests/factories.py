@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
-from api.db import open_session
+from api.db.engine import open_session
 from models.application import Application
 from models.discount import Discount
 from models.user import Role, User

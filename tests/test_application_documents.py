@@ -32,9 +32,9 @@ from sqlalchemy import text
 from api.cli import main as ateliers_cli
 from api.clock import FixedClock
 from api.config import Settings, get_settings
-from api.db import open_session
+from api.db.engine import open_session
 from api.errors import PayloadTooLarge
-from api.services import documents as document_service
+from api.services import application_files as application_file_service
 from models.application import ApplicationDocument
 from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, LiveServer, UserFactory
 from tests.factories import apply, insert_application, published_session
@@ -348,7 +348,7 @@ def test_each_accepted_type_is_stored_and_downloaded_byte_identical(
     assert files[0].read_bytes() == content
     # The server's own name: random, with the suffix of the detected type, nothing of the client's.
     assert "scan" not in files[0].name
-    assert files[0].suffix == document_service.SUFFIXES[media_type]
+    assert files[0].suffix == application_file_service.SUFFIXES[media_type]
 
     download = owner.get(f"/applications/{application_id}/documents/{document['id']}")
     assert download.status_code == 200
@@ -521,7 +521,7 @@ def test_the_limit_stops_reading_the_body_as_soon_as_it_is_passed(tmp_path: Path
             yield b"x" * MIB
 
     async def run() -> None:
-        await document_service.receive_document(
+        await application_file_service.receive_document(
             None,  # type: ignore[arg-type]  # never reached: the body is refused first
             ApplicationStub(),  # type: ignore[arg-type]
             body(),
@@ -756,7 +756,7 @@ def age(path: Path, seconds: float) -> None:
 def test_the_sweep_removes_old_unnamed_files_and_stray_partial_uploads_only(
     app: FastAPI, owner: TestClient, application_id: int, document_id: int, storage: Path, clock: FixedClock
 ) -> None:
-    folder = document_service.documents_folder(storage)
+    folder = application_file_service.documents_folder(storage)
     (referenced,) = stored_files(storage)
     orphan = folder / "0123456789abcdef0123456789abcdef.pdf"
     partial = folder / "fedcba9876543210fedcba9876543210.part"
@@ -769,7 +769,7 @@ def test_the_sweep_removes_old_unnamed_files_and_stray_partial_uploads_only(
     os.utime(recent, ((now - timedelta(minutes=5)).timestamp(),) * 2)
 
     with open_session(app.state.engine, write=False) as db:
-        removed = document_service.remove_orphan_files(db, storage_dir=storage, now=now)
+        removed = application_file_service.remove_orphan_files(db, storage_dir=storage, now=now)
 
     assert removed == 2
     assert stored_files(storage) == sorted([referenced, recent])
@@ -792,7 +792,7 @@ def test_ateliers_worker_deletes_an_orphan_file_and_keeps_a_referenced_one(
 ) -> None:
     (referenced,) = stored_files(storage)
     # A crash between writing a file and committing its row leaves exactly this.
-    orphan = document_service.documents_folder(storage) / "0123456789abcdef0123456789abcdef.docx"
+    orphan = application_file_service.documents_folder(storage) / "0123456789abcdef0123456789abcdef.docx"
     orphan.write_bytes(docx_bytes())
     age(orphan, 2 * 3600)
     age(referenced, 2 * 3600)
@@ -1032,6 +1032,6 @@ def test_a_client_gone_mid_upload_is_logged_as_499_without_an_error_and_leaves_n
     (logged,) = [entry for entry in log.splitlines() if line in entry]
     assert f"{line}499" in logged and " INFO " in logged, logged
     assert "ERROR" not in log and "Traceback" not in log and "ClientDisconnect" not in log, log
-    folder = document_service.documents_folder(live_server.log.parent)
+    folder = application_file_service.documents_folder(live_server.log.parent)
     assert not folder.exists() or list(folder.iterdir()) == []  # the partial file is gone
     assert owner.get(f"/applications/{application_id}/documents").json() == {"items": []}

@@ -14,8 +14,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
-from api.db import open_session
-from api.services.demo import NEXT_EDITION_SLUG, seed_demo
+from api.db.engine import open_session
+from api.demo import NEXT_EDITION_SLUG, seed_demo
 from models.user import Role
 from tests.conftest import PASSWORD, START
 from tests.factories import (

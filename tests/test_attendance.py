@@ -16,7 +16,7 @@ from pypdf import PdfReader
 
 from api.clock import PARIS, FixedClock
 from api.config import Settings
-from api.db import open_session
+from api.db.engine import open_session
 from api.main import create_app
 from models.attendance import HalfDayAttendance
 from models.user import Role

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from api.cli import main
 from api.clock import FixedClock
 from api.config import Settings, get_settings
-from api.db import build_engine, open_session
+from api.db.engine import build_engine, open_session
 from models.discount import Discount
 from tests.conftest import TEST_SECRET_KEY
 

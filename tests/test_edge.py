@@ -26,8 +26,8 @@ from fastapi import FastAPI, UploadFile
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from api.body_limits import BoundedBodyRoute
 from api.config import Settings
+from api.edge.body_limits import BoundedBodyRoute
 from api.observability import JsonFormatter, TextFormatter
 from tests.conftest import LIVE_BODY_TIMEOUT_SECONDS, LIVE_HEADER_TIMEOUT_SECONDS, LiveServer
 from tests.factories import api_routes

@@ -1,7 +1,7 @@
 """The hot writes (submission, quote issue) on the server's loop, where `ateliers serve` runs them.
 
 In a client's context the lifespan ran, so its loop is the server's: on PostgreSQL the hot writes run
-there on asynchronous connections of their own (`HotWrites`, api/db.py), first come first served;
+there on asynchronous connections of their own (`HotWrites`, api/db/transactions.py), first come first served;
 on SQLite, and through clients outside a lifespan (the rest of the suite), on write threads. The
 rules must hold the same on both paths: one live application per applicant under a race, every
 refusal rolled back, quote numbers without gaps, a dropped connection never met by a request, and
@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
-from api.db import WRITE_CONNECTIONS_NAME
+from api.db.transactions import WRITE_CONNECTIONS_NAME
 from tests.conftest import UserFactory, _admin_connection, _with_database
 from tests.factories import (
     application_payload,

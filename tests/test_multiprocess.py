@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 
 from api.clock import paris_today
 from api.config import Settings
-from api.db import build_engine, open_session
+from api.db.engine import build_engine, open_session
 from api.services.users import create_user
 from models.user import Role
 from tests.conftest import PASSWORD, TEST_SECRET_KEY, LiveServer

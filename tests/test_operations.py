@@ -46,7 +46,7 @@ def test_unreachable_database_is_503_database_unavailable(tmp_path: Path) -> Non
     token, _ = create_access_token(
         settings, user_id=1, role="applicant", token_version=0, now=datetime.now(UTC)
     )
-    # In the client's context the lifespan ran: its loop reads rows without blocking (api/row_reader.py).
+    # In the client's context the lifespan ran: its loop reads rows without blocking (api/db/row_reader.py).
     with _root(app) as client:
         ready = client.get("/readyz")
         listing = client.get("/api/v1/sessions")

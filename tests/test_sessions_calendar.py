@@ -14,9 +14,9 @@ from icalendar import Calendar
 
 from api.clock import FixedClock
 from api.config import Settings
-from api.db import open_session
+from api.db.engine import open_session
+from api.demo import seed_demo
 from api.main import create_app
-from api.services.demo import seed_demo
 from tests.factories import create_session, published_session, session_payload
 
 STRONG_ETAG = re.compile(r'^"[^"]+"$')

@@ -16,9 +16,16 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_
 from sqlmodel import Session, col, select
 
 from api.clock import PARIS, paris_today
+from api.documents.layout import (
+    Document,
+    Organisation,
+    french_date,
+    french_date_range,
+    french_hours,
+    french_time,
+)
+from api.edge.http_cache import Rendered, RenderedCache, strong_etag
 from api.errors import NotEligible, ValidationFailed
-from api.http_cache import Rendered, RenderedCache, strong_etag
-from api.pdf import Document, Organisation, french_date, french_date_range, french_hours, french_time
 from api.services.auth import Actor
 from api.services.sessions import fold_for_search
 from models.application import Application, ApplicationStatus

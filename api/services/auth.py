@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, delete, func, update
 from sqlmodel import Session, col, select
 
 from api.config import Settings
-from api.db import lock_names
+from api.db.engine import lock_names
 from api.errors import (
     FailureOverLimit,
     InvalidCredentials,
@@ -64,7 +64,7 @@ class Actor:
 
 
 class Credentials(Protocol):
-    """Where `authenticate` reads the rows behind a credential (api/row_reader.py)."""
+    """Where `authenticate` reads the rows behind a credential (api/db/row_reader.py)."""
 
     async def user(self, user_id: int) -> User | None: ...
 

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from api.clock import paris_today
+from api.documents.layout import Document, Organisation, french_date, french_date_range, french_time
 from api.errors import NotEligible, NotFound
-from api.pdf import Document, Organisation, french_date, french_date_range, french_time
 from api.services.attendance import hours_attended
 from api.services.auth import Actor
 from api.services.deliverables import published_results

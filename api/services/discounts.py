@@ -6,7 +6,7 @@ from typing import Any, cast
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from api.db import lock_names
+from api.db.engine import lock_names
 from api.errors import DiscountCodeTaken, NotFound, ValidationFailed
 from api.services.catalogue import bump_catalogue_version
 from models.discount import Discount, DiscountCreate, DiscountPublic, DiscountUpdate

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.clock import paris_today
+from api.documents.layout import Document, Organisation, euros, french_date, french_date_range, french_time
 from api.errors import (
     Forbidden,
     InvalidTransition,
@@ -24,7 +25,6 @@ from api.errors import (
     SessionNotOpen,
     ValidationFailed,
 )
-from api.pdf import Document, Organisation, euros, french_date, french_date_range, french_time
 from api.services.auth import Actor
 from models.application import Application, ApplicationStatus, DiscountStatus
 from models.discount import Discount

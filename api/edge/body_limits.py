@@ -15,8 +15,8 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.types import Receive, Scope, Send
 
-from api.db import commit_in_handler_thread
-from api.middleware import receive_at_most
+from api.db.transactions import commit_in_handler_thread
+from api.edge.middleware import receive_at_most
 
 # The most a character costs on the wire: "\ud83d\ude00" in JSON, "%F0%9F%98%80" in a form.
 BYTES_PER_CHARACTER = 12
@@ -103,7 +103,7 @@ def route_body_limit(route: APIRoute) -> int | None:
 
 class BoundedBodyRoute(APIRoute):
     """A route that refuses with 413, before reading it, a body larger than its schema accepts;
-    its `def` handler commits a write in its own thread (api/db.py)."""
+    its `def` handler commits a write in its own thread (api/db/transactions.py)."""
 
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
         super().__init__(path, commit_in_handler_thread(endpoint), **kwargs)

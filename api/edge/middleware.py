@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.problem import EdgeRefusal, edge_refusal_response, problem_response
+from api.edge.problem import EdgeRefusal, edge_refusal_response, problem_response
 
 logger = logging.getLogger("ateliers.requests")
 

@@ -6,7 +6,7 @@ answers 431 to a head over `max_header_bytes` without buffering more of it, and 
 complete `header_timeout_seconds` after the connection opened or the request's first byte arrived.
 It also closes a connection once an answer is sent while the request body is still arriving, so a
 body that no one reads cannot keep the connection open. uvicorn loads it by its import string,
-`api.server:BoundedHttpToolsProtocol`, in every worker process.
+`api.edge.server:BoundedHttpToolsProtocol`, in every worker process.
 """
 
 import asyncio
@@ -17,8 +17,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from api.config import get_settings
-from api.middleware import API_SECURITY_HEADERS
-from api.problem import problem_response
+from api.edge.middleware import API_SECURITY_HEADERS
+from api.edge.problem import problem_response
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.clock import paris_today
-from api.db import open_session
+from api.db.engine import open_session
 from api.errors import DatabaseUnavailable, PreconditionFailed
 
 PUBLIC_CACHE_CONTROL = "public, no-cache"

@@ -1,11 +1,8 @@
-"""The database engine and the one-transaction-per-request session."""
+"""Transactions: the request's session and the hot writes."""
 
 import asyncio
 import functools
-import hashlib
 import inspect
-import sqlite3
-import threading
 import typing
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,123 +10,20 @@ from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Request
-from sqlalchemy import Engine, event, orm, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, orm
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlmodel import Session, create_engine
+from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from api.config import Settings
+from api.db.engine import WRITE_INTENT, open_session, postgresql_options
 from api.errors import DomainError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_WRITE_INTENT = "ateliers_write"
-_WRITER = "ateliers_writer"
-_WRITING_ENGINE = "_ateliers_writing_engine"
 # How PostgreSQL's pg_stat_activity names the connections of the hot writes (HotWrites).
 WRITE_CONNECTIONS_NAME = "ateliers-writes"
 Result = TypeVar("Result")
-
-
-def build_engine(settings: Settings, **overrides: Any) -> Engine:
-    """An engine for the configured database, tuned for its dialect."""
-    url = settings.database_url
-    if url.startswith("sqlite"):
-        options: dict[str, Any] = {
-            # As many connections as AnyIO's 40 worker threads: a smaller pool churns connections.
-            "pool_size": 40,
-            "max_overflow": 0,
-            "pool_timeout": settings.database_timeout_seconds,
-            "connect_args": {"check_same_thread": False, "timeout": settings.database_timeout_seconds},
-        }
-        options.update(overrides)
-        engine = create_engine(url, **options)
-        _make_sqlite_transactional(engine, timeout=settings.database_timeout_seconds)
-        return engine
-    options = _postgresql_options(settings, pool_size=settings.database_pool_size)
-    options.update(overrides)
-    return create_engine(url, **options)
-
-
-def _postgresql_options(settings: Settings, *, pool_size: int) -> dict[str, Any]:
-    timeout = settings.database_timeout_seconds
-    return {
-        # A connection that PostgreSQL dropped (a restart) is replaced before a request meets it.
-        "pool_pre_ping": True,
-        # Kept open, never churned: with 10 and 30 of overflow, every burst past 10 requests opened
-        # and closed PostgreSQL connections (a fork and an authentication each) at full load.
-        "pool_size": pool_size,
-        "max_overflow": 0,
-        "pool_timeout": timeout,
-        "connect_args": {"connect_timeout": timeout},
-    }
-
-
-def _make_sqlite_transactional(engine: Engine, *, timeout: float) -> None:
-    # pysqlite's own BEGIN handling is replaced so that writes can take the lock up front.
-    # The writers of this process also queue on a lock of their own: SQLite's busy handler polls
-    # with growing sleeps and no order, so under a burst of short write transactions some waited
-    # past the timeout (503) while the database was free most of the time.
-    writer = threading.Lock()
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # A write transaction takes the write lock first, so check-then-write rules hold.
-        if not connection.get_execution_options().get(_WRITE_INTENT):
-            connection.exec_driver_sql("BEGIN")
-            return
-        if not writer.acquire(timeout=timeout):
-            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
-        connection.info[_WRITER] = True
-        try:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-        except BaseException:
-            _release(connection.info)
-            raise
-
-    def _release(info: dict[str, Any]) -> None:
-        if info.pop(_WRITER, False):
-            writer.release()
-
-    # Released once the COMMIT or ROLLBACK is done and the connection goes back to the pool, as a
-    # Session hands it back after each transaction (one write transaction per checkout).
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
-        _release(record.info)
-
-    @event.listens_for(engine, "invalidate")
-    def _on_invalidate(_dbapi_connection: Any, record: Any, _exception: Any) -> None:
-        _release(record.info)
-
-
-def open_session(engine: Engine, *, write: bool) -> Session:
-    """A database session whose transactions are write transactions when `write` is set.
-
-    A transaction begins at the first query, not here: work done before it (hashing a password)
-    holds no lock. On SQLite a write transaction then takes the write lock up front.
-    """
-    bind = _writing_engine(engine) if write else engine
-    return Session(bind, expire_on_commit=False, info={_WRITE_INTENT: write})
-
-
-def _writing_engine(engine: Engine) -> Engine:
-    """`engine` with the write intent set, made once: making one took 14 % of the event loop's
-    time under a burst of submissions."""
-    writing: Engine | None = getattr(engine, _WRITING_ENGINE, None)
-    if writing is None:
-        writing = engine.execution_options(**{_WRITE_INTENT: True})
-        setattr(engine, _WRITING_ENGINE, writing)
-    return writing
 
 
 class WriteThreads(ThreadPoolExecutor):
@@ -172,7 +66,7 @@ class HotWrites:
         """Run the hot writes on the running loop from now on (PostgreSQL): the server's loop. A loop
         is started once; others (a second test client of the same app) keep the threads."""
         if self._engine.dialect.name == "postgresql" and self._loop is None:
-            options = _postgresql_options(self._settings, pool_size=self._settings.write_threads)
+            options = postgresql_options(self._settings, pool_size=self._settings.write_threads)
             options["connect_args"]["application_name"] = WRITE_CONNECTIONS_NAME
             self._async_engine = create_async_engine(self._engine.url, **options)
             self._slots = asyncio.Semaphore(self._settings.write_threads)
@@ -215,7 +109,7 @@ async def _on_loop_transaction(
     engine: AsyncEngine, slots: asyncio.Semaphore, work: Callable[[Session], Result]
 ) -> Result:
     try:
-        session = AsyncSession(engine, expire_on_commit=False, info={_WRITE_INTENT: True})
+        session = AsyncSession(engine, expire_on_commit=False, info={WRITE_INTENT: True})
         try:
             return await session.run_sync(_run_and_end_driven, work)
         finally:
@@ -277,7 +171,7 @@ def commit_in_handler_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]
     def committing(*args: Any, **kwargs: Any) -> Any:
         answer = endpoint(*args, **kwargs)
         for value in kwargs.values():
-            if isinstance(value, Session) and value.info.get(_WRITE_INTENT) and value.in_transaction():
+            if isinstance(value, Session) and value.info.get(WRITE_INTENT) and value.in_transaction():
                 value.commit()
         return answer
 
@@ -313,19 +207,6 @@ def _with_own_transaction(endpoint: Callable[..., Any]) -> Callable[..., Any] | 
         parameters=sorted(parameters, key=lambda p: p.kind)
     )
     return in_own_transaction
-
-
-def lock_names(db: Session, *names: str) -> None:
-    """Serialise this transaction with every other that locks one of `names`, until it ends.
-
-    PostgreSQL takes transaction-scoped advisory locks, in a fixed order so that two callers
-    never deadlock; SQLite needs nothing, since a write transaction already holds the database.
-    """
-    if db.get_bind().dialect.name != "postgresql":
-        return
-    for name in sorted(set(names)):
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
-        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:

@@ -1,0 +1,1 @@
+"""The PDF documents of the organisation: the shared layout and one module per document."""
