@@ -28,14 +28,15 @@ def alembic_config(database_url: str | None = None) -> Config:
 
 
 @contextmanager
-def _write_session(*, write: bool = True) -> Iterator[Session]:
-    """A write transaction on the configured database (a read one when `write` is false); the
-    engine goes with it."""
+def _transaction(*, write: bool = True) -> Iterator[Session]:
+    """A transaction on the configured database, run by the service's one runner (committed when
+    the block ends, rolled back on an error); a read one when `write` is false."""
     from api.db.engine import build_engine, open_session
+    from api.db.transactions import transaction
 
     engine = build_engine(get_settings())
     try:
-        with open_session(engine, write=write) as db:
+        with transaction(open_session(engine, write=write)) as db:
             yield db
     finally:
         engine.dispose()
@@ -51,8 +52,8 @@ def create_user(args: argparse.Namespace) -> int:
     from api.services.users import create_user as create
     from models.user import Role
 
-    with _write_session() as db:
-        try:
+    try:
+        with _transaction() as db:
             user = create(
                 db,
                 email=args.email,
@@ -61,20 +62,18 @@ def create_user(args: argparse.Namespace) -> int:
                 role=Role(args.role),
                 now=SystemClock().now(),
             )
-        except DomainError as error:
-            print(error.detail, file=sys.stderr)
-            return 1
-        db.commit()
-        print(f"created {user.role} {user.email} (id {user.id})")
+    except DomainError as error:
+        print(error.detail, file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.email} (id {user.id})")
     return 0
 
 
 def seed_demo(_: argparse.Namespace) -> int:
     from api.demo import seed_demo as seed
 
-    with _write_session() as db:
+    with _transaction() as db:
         accounts = seed(db, now=SystemClock().now())
-        db.commit()
     print("Demo data ready. Accounts (email / password / role):")
     for account in accounts:
         print(f"  {account.email:34} {account.password:24} {account.role}")
@@ -91,11 +90,10 @@ def worker(args: argparse.Namespace) -> int:
 
     while True:
         settings = get_settings()
-        with _write_session() as db:
+        with _transaction() as db:
             purged = purge_expired_credentials(db, settings=settings, now=SystemClock().now())
-            db.commit()
         # A read: on SQLite, deleting the files holds no write lock.
-        with _write_session(write=False) as db:
+        with _transaction(write=False) as db:
             removed = remove_orphan_files(db, storage_dir=settings.storage_dir, now=SystemClock().now())
         print(
             f"purged {purged.login_attempts} login attempts, {purged.refresh_tokens} refresh tokens",

@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # event loop or SQLite threads: they queue on the database's locks anyway, and forty threads
     # fought for the GIL while holding those locks.
     write_threads: int = Field(default=4, ge=1, le=40)
+    # The worker threads of the server's loop (AnyIO's limiter, 40 by default): more than the requests
+    # that may wait on one lock at once, since the request holding it needs a thread to go on.
+    worker_threads: int = Field(default=100, ge=4, le=1000)
     # What one process may hold of rendered public answers (api/edge/http_cache.py).
     rendered_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 

@@ -8,10 +8,10 @@ from sqlmodel import Session
 
 from api.clock import Clock, paris_today
 from api.config import Settings
-from api.db.transactions import get_db
+from api.db.transactions import WriteRunner, get_db, get_writes
 from api.edge.http_cache import require_if_match, strong_etag
 from api.errors import Forbidden, NotFound, Unauthorized
-from api.services.applications import find_application, may_read
+from api.services.applications import find_application, find_owned_application, may_read
 from api.services.attendance import AttendanceSheetRenders
 from api.services.auth import Actor, authenticate
 from api.services.certificates import find_certificate
@@ -29,6 +29,8 @@ from models.training_session import TrainingSession
 from models.user import Role, User
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+# Writes the handler runs itself, each in a transaction of its own: `await writes.run(lambda db: ...)`.
+HotWrites = Annotated[WriteRunner, Depends(get_writes)]
 
 
 # Dependencies that only read what is at hand are async: no thread-pool hop per request.
@@ -169,24 +171,10 @@ TaughtSession = Annotated[TrainingSession, Depends(load_taught_session)]
 
 def load_owned_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:
     """An application its owner or the secretariat may act on; 404 for anyone else, trainers included."""
-    application = find_application(db, application_id)
-    if not actor.is_secretariat and application.applicant_id != actor.id:
-        raise NotFound("No application with this id.")
-    return application
+    return find_owned_application(db, application_id, actor=actor)
 
 
 OwnedApplication = Annotated[Application, Depends(load_owned_application)]
-
-
-def load_application_for_upload(application: OwnedApplication, db: DbSession) -> Application:
-    """An owned application, with the read that found it committed: the upload then streams in
-    while this request holds no transaction (on SQLite, no write lock)."""
-    if db.in_transaction():
-        db.commit()
-    return application
-
-
-ApplicationForUpload = Annotated[Application, Depends(load_application_for_upload)]
 
 
 def load_readable_application(application_id: ResourceId, actor: CurrentUser, db: DbSession) -> Application:

@@ -115,6 +115,9 @@ class DocumentLimit(DomainError):
 class DatabaseUnavailable(DomainError):
     status, code, title = 503, "database_unavailable", "Database unavailable"
 
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail, headers={"Retry-After": "5"})
+
 
 class SessionNotOpen(DomainError):
     status, code, title = 409, "session_not_open", "Session not open for applications"

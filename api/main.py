@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -15,7 +16,7 @@ from api.clock import Clock, SystemClock
 from api.config import Settings, get_settings
 from api.db.engine import build_engine
 from api.db.row_reader import RowReader
-from api.db.transactions import HotWrites
+from api.db.transactions import WriteRunner
 from api.deps import require_actor
 from api.edge.http_cache import CachedCatalogueReads, RenderedCache
 from api.edge.middleware import (
@@ -178,11 +179,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         )
     engine = build_engine(settings)
     rows = RowReader(engine, timeout_seconds=settings.database_timeout_seconds)
-    writes = HotWrites(engine, settings)
+    writes = WriteRunner(engine, settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         freeze_startup_heap()
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         await rows.start()
         await writes.start()
         yield

@@ -9,10 +9,10 @@ from fastapi import APIRouter, BackgroundTasks, Request, Response, status
 from fastapi.responses import FileResponse
 
 from api.deps import (
-    ApplicationForUpload,
     ClockDep,
     CurrentUser,
     DbSession,
+    HotWrites,
     OwnedApplication,
     ResourceId,
     SettingsDep,
@@ -20,6 +20,7 @@ from api.deps import (
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.problem import problem_responses
 from api.services import application_files as application_file_service
+from api.services import applications as application_service
 from models.application import ApplicationDocumentList, ApplicationDocumentPublic, DocumentKind
 
 router = APIRouter(
@@ -89,23 +90,33 @@ def content_disposition(filename: str) -> str:
     openapi_extra=_UPLOAD_BODY,
 )
 async def upload_application_document(
+    application_id: ResourceId,
     request: Request,
     response: Response,
-    application: ApplicationForUpload,
-    db: DbSession,
+    actor: CurrentUser,
+    writes: HotWrites,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> ApplicationDocumentPublic:
+    # Two transactions around the file, so that none is open while it arrives and is parsed.
+    application = await writes.run(
+        lambda db: application_service.find_owned_application(db, application_id, actor=actor)
+    )
     # The body is read here, as a stream, so that the 5 MiB limit holds while it arrives.
-    document = await application_file_service.receive_document(
-        db,
+    received = await application_file_service.receive_document(
         application,
         request.stream(),
         content_type=request.headers.get("content-type", ""),
         storage_dir=settings.storage_dir,
-        now=clock.now(),
     )
-    response.headers["Location"] = f"/api/v1/applications/{application.id}/documents/{document.id}"
+    try:
+        document = await writes.run(
+            lambda db: application_file_service.add_document(db, application_id, received, now=clock.now())
+        )
+    except BaseException:
+        received.discard()  # refused or failed: no file without its row
+        raise
+    response.headers["Location"] = f"/api/v1/applications/{application_id}/documents/{document.id}"
     return ApplicationDocumentPublic.model_validate(document)
 
 

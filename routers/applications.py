@@ -5,13 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response, status
 from sqlmodel import Session
 
-from api.db.transactions import HandlerTransaction
 from api.deps import (
     ApplicationOfOwner,
     ClockDep,
     CurrentUser,
     DbSession,
     DecidableApplication,
+    HotWrites,
     OwnedApplication,
     ReadableApplication,
     SessionRef,
@@ -56,16 +56,18 @@ router = APIRouter(tags=["applications"], route_class=BoundedBodyRoute)
     "of this session or of all sessions; it is then `claimed`.",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def submit_application(
+async def submit_application(
     request: Request,
     session_ref: SessionRef,
     data: Annotated[ApplicationSubmission, Body()],
     actor: CurrentUser,
-    db: HandlerTransaction,
+    writes: HotWrites,
 ) -> Response:
     # The clock from the app's state, as authentication takes it: one dependency fewer to resolve.
     now = request.app.state.clock.now()
-    application = application_service.submit_application(db, actor, session_ref, data, now=now)
+    application = await writes.run(
+        lambda db: application_service.submit_application(db, actor, session_ref, data, now=now)
+    )
     return json_answer(
         application, status_code=status.HTTP_201_CREATED, location=f"/api/v1/applications/{application.id}"
     )

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
+from api.deps import ClockDep, DbSession, HotWrites, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.problem import problem_responses
 from api.services import auth as auth_service
@@ -54,22 +55,28 @@ def register(data: UserRegister, response: Response, db: DbSession, clock: Clock
     summary="Log in with email and password (OAuth2 password flow)",
     responses=problem_responses(401, 422, 429),
 )
-def log_in(
+async def log_in(
     form: Annotated[LoginForm, Form()],
     request: Request,
     response: Response,
-    db: DbSession,
+    writes: HotWrites,
     settings: SettingsDep,
     clock: ClockDep,
 ) -> TokenPair:
     _no_store(response)
-    return auth_service.log_in(
-        db,
-        email=form.username,
-        password=form.password,
-        client_address=request.client.host if request.client else "unknown",
-        settings=settings,
-        now=clock.now(),
+    address = request.client.host if request.client else "unknown"
+    # Two transactions around the password's check: the attempt counts for every process before
+    # Argon2 runs, and no lock is held while it does.
+    login = await writes.run(
+        lambda db: auth_service.begin_login(
+            db, email=form.username, client_address=address, settings=settings, now=clock.now()
+        )
+    )
+    matched = await run_in_threadpool(auth_service.password_matches, login, form.password)
+    return await writes.run(
+        lambda db: auth_service.finish_login(
+            db, login, password_matched=matched, settings=settings, now=clock.now()
+        )
     )
 
 

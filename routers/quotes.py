@@ -5,11 +5,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from api.clock import paris_today
-from api.db.transactions import HandlerTransaction
 from api.deps import (
     ClockDep,
     CurrentUser,
     DbSession,
+    HotWrites,
     OwnedApplication,
     OwnedQuote,
     QuoteId,
@@ -120,20 +120,23 @@ def update_quote(
     "cancelled (409 `session_not_open`).",
     responses=problem_responses(401, 403, 404, 409, 422),
 )
-def issue_quote(
+async def issue_quote(
     request: Request,
     quote_id: QuoteId,
     actor: CurrentUser,
-    db: HandlerTransaction,
+    writes: HotWrites,
     data: Annotated[QuoteIssue | None, Body()] = None,
 ) -> Response:
     # The quote is locked in the transaction that numbers and commits it: loaded by a dependency,
     # it stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
     organisation = Organisation.from_settings(request.app.state.settings)
-    return json_answer(
-        quote_service.issue_quote(db, quote_id, data, actor=actor, organisation=organisation, now=now)
+    issued = await writes.run(
+        lambda db: quote_service.issue_quote(
+            db, quote_id, data, actor=actor, organisation=organisation, now=now
+        )
     )
+    return json_answer(issued)
 
 
 @router.post(

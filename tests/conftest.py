@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from api.cli import alembic_config
 from api.clock import FixedClock
 from api.config import Settings
 from api.db.engine import open_session
+from api.db.transactions import transaction
 from api.main import create_app
 from api.services.users import create_user
 from models.user import Role
@@ -119,15 +121,66 @@ def clock() -> FixedClock:
     return FixedClock(START)
 
 
+# The client that runs each served app's lifespan; the others send their requests to its loop.
+_SERVED: "weakref.WeakKeyDictionary[FastAPI, TestClient]" = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def serving(application: FastAPI) -> Iterator[TestClient]:
+    """`application` started as `ateliers serve` starts it (its lifespan, on one event loop) until
+    the block ends; `AppClient`s of it send their requests to that loop."""
+    with TestClient(
+        application, base_url="http://testserver/api/v1", raise_server_exceptions=False
+    ) as server:
+        _SERVED[application] = server
+        try:
+            yield server
+        finally:
+            del _SERVED[application]
+
+
+def is_served(application: FastAPI) -> bool:
+    return application in _SERVED
+
+
+class AppClient(TestClient):
+    """A client of a served app (the `app` fixture's): its requests run on the loop the app's
+    lifespan started on, as every request to `ateliers serve` does, from whatever thread sends them.
+    Entering it starts nothing: the app is already served."""
+
+    def __init__(
+        self,
+        application: FastAPI,
+        *,
+        address: str = "testclient",
+        port: int = 50000,
+        base_url: str = "http://testserver/api/v1",
+    ) -> None:
+        super().__init__(
+            application,
+            base_url=base_url,
+            raise_server_exceptions=False,
+            client=(address, port),
+        )
+        self.portal = _SERVED[application].portal
+
+    def __enter__(self) -> "AppClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 @pytest.fixture
 def app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
+    """The service, started: its lifespan runs for the whole test."""
     application = create_app(settings, clock=clock)
-    yield application
-    application.state.engine.dispose()
+    with serving(application):
+        yield application
 
 
 def _client(app: FastAPI, token: str | None = None) -> TestClient:
-    client = TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False)
+    client = AppClient(app)
     if token:
         client.headers["Authorization"] = f"Bearer {token}"
     return client
@@ -156,7 +209,7 @@ def make_user(app: FastAPI, clock: FixedClock) -> Iterator[UserFactory]:
     ) -> TestClient:
         role = Role(role)
         email = email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.org"
-        with open_session(app.state.engine, write=True) as db:
+        with transaction(open_session(app.state.engine, write=True)) as db:
             create_user(
                 db,
                 email=email,
@@ -165,7 +218,6 @@ def make_user(app: FastAPI, clock: FixedClock) -> Iterator[UserFactory]:
                 role=role,
                 now=clock.now(),
             )
-            db.commit()
         client = _client(app)
         answer = client.post("/auth/token", data={"username": email, "password": PASSWORD})
         assert answer.status_code == 200, answer.text

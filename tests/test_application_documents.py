@@ -36,7 +36,7 @@ from api.db.engine import open_session
 from api.errors import PayloadTooLarge
 from api.services import application_files as application_file_service
 from models.application import ApplicationDocument
-from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, LiveServer, UserFactory
+from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, AppClient, LiveServer, UserFactory
 from tests.factories import apply, insert_application, published_session
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -522,12 +522,10 @@ def test_the_limit_stops_reading_the_body_as_soon_as_it_is_passed(tmp_path: Path
 
     async def run() -> None:
         await application_file_service.receive_document(
-            None,  # type: ignore[arg-type]  # never reached: the body is refused first
             ApplicationStub(),  # type: ignore[arg-type]
             body(),
             content_type=f"multipart/form-data; boundary={boundary}",
             storage_dir=tmp_path,
-            now=None,  # type: ignore[arg-type]
         )
 
     with pytest.raises(PayloadTooLarge):
@@ -861,9 +859,7 @@ def test_concurrent_uploads_to_an_application_at_nine_documents_add_exactly_one(
     app: FastAPI, owner: TestClient, application_id: int, storage: Path
 ) -> None:
     insert_documents(app, application_id, 9)
-    clients = [
-        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) for _ in range(6)
-    ]
+    clients = [AppClient(app) for _ in range(6)]
     for client in clients:
         client.headers["Authorization"] = owner.headers["Authorization"]
     start = threading.Barrier(len(clients))

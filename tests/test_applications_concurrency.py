@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
+from tests.conftest import AppClient
 from tests.factories import applicant_accounts, application_payload, apply, paper_payload, published_session
 
 T = TypeVar("T")
@@ -25,15 +26,7 @@ def race(
     app: FastAPI, calls: list[Callable[[TestClient], T]], *, authorization: str | None = None
 ) -> list[T]:
     """Run every call at the same moment, each from its own client (and client address)."""
-    clients = [
-        TestClient(
-            app,
-            base_url="http://testserver/api/v1",
-            raise_server_exceptions=False,
-            client=(f"10.0.{n // 250}.{n % 250 + 1}", 50000),
-        )
-        for n in range(len(calls))
-    ]
+    clients = [AppClient(app, address=f"10.0.{n // 250}.{n % 250 + 1}") for n in range(len(calls))]
     if authorization:
         for client in clients:
             client.headers["Authorization"] = authorization

@@ -16,7 +16,7 @@ from jose.utils import base64url_encode
 from api.clock import FixedClock
 from api.config import Settings
 from api.main import create_app
-from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, UserFactory
+from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, AppClient, UserFactory, serving
 from tests.problems import assert_problem, assert_unauthorized
 
 PROBLEM = "application/problem+json"
@@ -39,9 +39,7 @@ def request_token(client: TestClient, email: str, password: str) -> httpx.Respon
 
 def client_at(app: FastAPI, address: str) -> TestClient:
     """An anonymous client calling from another network address."""
-    return TestClient(
-        app, base_url="http://testserver/api/v1", raise_server_exceptions=False, client=(address, 50000)
-    )
+    return AppClient(app, address=address)
 
 
 def registration(**overrides: Any) -> dict[str, Any]:
@@ -315,16 +313,13 @@ def test_the_failures_allowed_per_address_are_a_setting_of_their_own(
 ) -> None:
     email = applicant.user["email"]
     app = create_app(settings.model_copy(update={"login_failures_per_address_limit": 3}), clock=clock)
-    try:
-        with client_at(app, "192.0.2.30") as office, client_at(app, "192.0.2.31") as home:
-            for _ in range(3):
-                assert_problem(request_token(office, email, WRONG_PASSWORD), 401, "invalid_credentials")
+    with serving(app), client_at(app, "192.0.2.30") as office, client_at(app, "192.0.2.31") as home:
+        for _ in range(3):
+            assert_problem(request_token(office, email, WRONG_PASSWORD), 401, "invalid_credentials")
 
-            assert_problem(request_token(office, email, PASSWORD), 429, "too_many_attempts")
-            # The account's own limit is still 10: three failures leave it open elsewhere.
-            assert request_token(home, email, PASSWORD).status_code == 200
-    finally:
-        app.state.engine.dispose()
+        assert_problem(request_token(office, email, PASSWORD), 429, "too_many_attempts")
+        # The account's own limit is still 10: three failures leave it open elsewhere.
+        assert request_token(home, email, PASSWORD).status_code == 200
 
 
 # Access tokens

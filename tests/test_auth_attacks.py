@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from api.db.engine import open_session
 from api.main import create_app
 from api.services.users import create_user
 from models.user import Role
-from tests.conftest import PASSWORD, START, TEST_SECRET_KEY
+from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, AppClient, serving
 from tests.problems import assert_problem, assert_unauthorized
 from tests.test_auth import bearer, registration, request_token, service_claims, signed
 
@@ -40,7 +41,7 @@ AppFactory = Callable[..., FastAPI]
 @pytest.fixture
 def make_app(settings: Settings, clock: FixedClock) -> Iterator[AppFactory]:
     """The service on this test's database with some settings changed, like the `app` fixture."""
-    apps: list[FastAPI] = []
+    started = ExitStack()
 
     def factory(**changes: Any) -> FastAPI:
         fields = {
@@ -51,19 +52,16 @@ def make_app(settings: Settings, clock: FixedClock) -> Iterator[AppFactory]:
             **changes,
         }
         application = create_app(Settings(_env_file=None, **fields), clock=clock)
-        apps.append(application)
+        started.enter_context(serving(application))
         return application
 
-    yield factory
-    for application in apps:
-        application.state.engine.dispose()
+    with started:
+        yield factory
 
 
 def client_from(app: FastAPI, address: str, port: int = 5000) -> TestClient:
     """A client whose connection comes from `address` (a proxy, when the app trusts it)."""
-    return TestClient(
-        app, base_url="http://testserver/api/v1", raise_server_exceptions=False, client=(address, port)
-    )
+    return AppClient(app, address=address, port=port)
 
 
 def add_user(app: FastAPI, clock: FixedClock, email: str, role: Role = Role.applicant) -> None:
@@ -90,7 +88,7 @@ def test_a_token_signed_with_the_published_development_key_is_refused_in_develop
         _env_file=None, env="development", database_url=database_url, storage_dir=str(tmp_path)
     )
     app = create_app(settings, clock=clock)
-    try:
+    with serving(app):
         add_user(app, clock, "dev@example.org")
         with client_from(app, "127.0.0.1") as client:
             user_id = client.get(
@@ -99,8 +97,6 @@ def test_a_token_signed_with_the_published_development_key_is_refused_in_develop
             ).json()["id"]
             forged = signed(service_claims(user_id, settings, START), key=PUBLISHED_KEY)
             assert_unauthorized(client.get("/users/me", headers=bearer(forged)))
-    finally:
-        app.state.engine.dispose()
 
 
 def test_the_image_runs_in_production_mode() -> None:

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 
 from api.config import Settings
 from api.main import create_app
+from tests.conftest import AppClient
 from tests.factories import apply, create_session, decide, paper_payload, published_session
 
 
@@ -177,7 +178,7 @@ def test_concurrent_readers_on_the_servers_loop_see_each_commit_at_once(
     (credentials, list versions) are read on a few asynchronous connections, here by 24 requests
     at once, more than there are connections."""
     session = published_session(secretariat)
-    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server:
+    with AppClient(app) as server:
         as_secretariat = {"Authorization": secretariat.headers["Authorization"]}
         as_applicant = {"Authorization": applicant.headers["Authorization"]}
 

@@ -18,7 +18,7 @@ from api.db.engine import open_session
 from api.main import create_app
 from api.services.users import create_user
 from models.user import Role
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, AppClient, serving
 from tests.factories import create_session, session_payload
 from tests.problems import assert_problem, assert_unauthorized
 
@@ -27,10 +27,7 @@ WRONG_PASSWORD = "not the right password"
 
 
 def _race(app: FastAPI, call) -> list:
-    clients = [
-        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False)
-        for _ in range(RACERS)
-    ]
+    clients = [AppClient(app) for _ in range(RACERS)]
     try:
         with ThreadPoolExecutor(RACERS) as pool:
             return list(pool.map(call, clients))
@@ -71,9 +68,7 @@ BARRIER_SECONDS = 30
 
 
 def _client_at(app: FastAPI, address: str = "testclient") -> TestClient:
-    return TestClient(
-        app, base_url="http://testserver/api/v1", raise_server_exceptions=False, client=(address, 50000)
-    )
+    return AppClient(app, address=address)
 
 
 def _together(app: FastAPI, *calls: Callable[[TestClient], Any], addresses: Sequence[str] = ()) -> list[Any]:
@@ -211,8 +206,8 @@ def office_app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
     """The service refusing an address after LIMIT failures instead of 100, as one setting says."""
     strict = settings.model_copy(update={"login_failures_per_address_limit": LIMIT})
     application = create_app(strict, clock=clock)
-    yield application
-    application.state.engine.dispose()
+    with serving(application):
+        yield application
 
 
 def test_concurrent_wrong_passwords_from_one_address_are_answered_401_ten_times_at_most(
@@ -272,8 +267,8 @@ def test_correct_logins_from_one_address_are_never_refused_by_the_logins_in_flig
 def impatient_app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
     """The service with a one-second database timeout: a write that waits longer answers 503."""
     application = create_app(settings.model_copy(update={"database_timeout_seconds": 1}), clock=clock)
-    yield application
-    application.state.engine.dispose()
+    with serving(application):
+        yield application
 
 
 def _staff(app: FastAPI, clock: FixedClock, role: Role, email: str) -> None:

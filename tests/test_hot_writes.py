@@ -1,11 +1,12 @@
-"""The hot writes (submission, quote issue) on the server's loop, where `ateliers serve` runs them.
+"""The hot writes (submission, quote issue), where `ateliers serve` runs them.
 
-In a client's context the lifespan ran, so its loop is the server's: on PostgreSQL the hot writes run
-there on asynchronous connections of their own (`HotWrites`, api/db/transactions.py), first come first served;
-on SQLite, and through clients outside a lifespan (the rest of the suite), on write threads. The
-rules must hold the same on both paths: one live application per applicant under a race, every
-refusal rolled back, quote numbers without gaps, a dropped connection never met by a request, and
-a database that refuses connections answered 503 with nothing changed.
+Every test runs the app's lifespan, so every request runs on the server's loop: on PostgreSQL the
+hot writes run there on asynchronous connections of their own (`WriteRunner`,
+api/db/transactions.py), first come first served; on SQLite on write threads. The rules must hold
+on both: one live application per applicant under a race, every refusal rolled back, quote numbers
+without gaps, a dropped connection never met by a request, a database that refuses connections
+answered 503 with nothing changed, and no handler that runs its own writes able to take the
+request's session too.
 """
 
 import threading
@@ -13,16 +14,22 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Annotated
 
 import httpx
 import psycopg
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
+from api.clock import FixedClock
+from api.config import Settings
 from api.db.transactions import WRITE_CONNECTIONS_NAME
-from tests.conftest import UserFactory, _admin_connection, _with_database
+from api.deps import DbSession, HotWrites
+from api.edge.body_limits import BoundedBodyRoute
+from api.main import create_app
+from tests.conftest import AppClient, UserFactory, _admin_connection, _with_database, serving
 from tests.factories import (
     application_payload,
     insert_application,
@@ -37,8 +44,8 @@ TRIES = 4
 
 @pytest.fixture
 def server(app: FastAPI) -> Iterator[TestClient]:
-    """A client in the lifespan's context: its requests run on the server's loop."""
-    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as client:
+    """A client without credentials of its own: each call says who sends it."""
+    with AppClient(app) as client:
         yield client
 
 
@@ -170,18 +177,20 @@ def test_write_connections_postgresql_dropped_are_replaced_before_a_submission_m
 
 
 def test_the_lifespans_end_closes_the_write_connections(
-    app: FastAPI, applicant: TestClient, secretariat: TestClient, postgresql_url: str
+    settings: Settings, clock: FixedClock, applicant: TestClient, secretariat: TestClient, postgresql_url: str
 ) -> None:
     session = published_session(secretariat)
-    with TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False) as server:
+    before = _write_connections(postgresql_url)  # the logins' of this test's own app
+    other = create_app(settings, clock=clock)
+    with serving(other) as server:
         answer = _apply_through(server, session["id"], applicant)
         assert answer.status_code == 201, answer.text
-        assert _write_connections(postgresql_url) >= 1
+        assert _write_connections(postgresql_url) > before
     # Closed from the client's side: PostgreSQL's backends then end on their own, a moment later.
     deadline = time.monotonic() + 10
-    while _write_connections(postgresql_url) and time.monotonic() < deadline:
+    while _write_connections(postgresql_url) > before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _write_connections(postgresql_url) == 0
+    assert _write_connections(postgresql_url) == before
     assert applicant.get(f"/applications/{answer.json()['id']}").status_code == 200
 
 
@@ -262,3 +271,24 @@ def test_applying_on_the_servers_loop_to_a_hidden_session_is_not_found_like_an_u
     assert secretariat.get("/applications").json()["total"] == 0
     if database_url.startswith("postgresql"):
         assert _write_connections(database_url) >= 1, "the submissions ran on the server's loop"
+
+
+def test_a_handler_that_runs_its_own_writes_cannot_take_the_requests_session() -> None:
+    """On SQLite such a handler waited for the process's write lock, held by its own request's
+    session, until the timeout: the route is refused when it is built, at any depth of its
+    dependencies."""
+
+    def owned(db: DbSession) -> int:
+        return 1
+
+    async def handler(writes: HotWrites, thing: Annotated[int, Depends(owned)]) -> None:
+        return None
+
+    router = APIRouter(route_class=BoundedBodyRoute)
+    with pytest.raises(TypeError, match="cannot also take the request's session"):
+        router.post("/things")(handler)
+
+    async def alone(writes: HotWrites) -> None:
+        return None
+
+    router.post("/things")(alone)  # its writes alone: accepted

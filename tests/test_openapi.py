@@ -4,16 +4,15 @@ import json
 import re
 from pathlib import Path
 
-from fastapi.testclient import TestClient
-
 from api.main import create_app
+from tests.conftest import AppClient
 
 SPEC = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 def _served(app) -> dict:
-    with TestClient(app) as client:
+    with AppClient(app, base_url="http://testserver") as client:
         answer = client.get("/openapi.json")
     assert answer.status_code == 200
     return answer.json()

@@ -3,6 +3,8 @@
 import json
 import logging
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,11 +13,17 @@ from fastapi.testclient import TestClient
 from api.config import Settings
 from api.main import create_app
 from api.security import create_access_token
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import TEST_SECRET_KEY, AppClient, is_served, serving
 
 
-def _root(app) -> TestClient:
-    return TestClient(app, raise_server_exceptions=False)
+@contextmanager
+def _root(app) -> Iterator[TestClient]:
+    """A client of `app` at the root of its paths, the app served until the block ends unless it
+    already is (the `app` fixture's)."""
+    with ExitStack() as started:
+        if not is_served(app):
+            started.enter_context(serving(app))
+        yield AppClient(app, base_url="http://testserver")
 
 
 def test_healthz_answers_while_the_process_lives(app) -> None:

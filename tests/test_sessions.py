@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tests.conftest import START
+from tests.conftest import START, AppClient
 from tests.factories import create_session, published_session, session_payload
 from tests.problems import assert_problem
 
@@ -72,10 +72,7 @@ def detail(client: TestClient, id_or_slug: int | str) -> dict[str, Any]:
 
 def race(app: FastAPI, as_client: TestClient, call: Callable[[TestClient, int], httpx.Response]) -> list[int]:
     """Run `call(client, n)` from RACERS clients carrying `as_client`'s credentials at once; the statuses."""
-    clients = [
-        TestClient(app, base_url="http://testserver/api/v1", raise_server_exceptions=False)
-        for _ in range(RACERS)
-    ]
+    clients = [AppClient(app) for _ in range(RACERS)]
     for client in clients:
         client.headers["Authorization"] = as_client.headers["Authorization"]
     try:

@@ -21,8 +21,8 @@ def build_engine(settings: Settings, **overrides: Any) -> Engine:
     url = settings.database_url
     if url.startswith("sqlite"):
         options: dict[str, Any] = {
-            # As many connections as AnyIO's 40 worker threads: a smaller pool churns connections.
-            "pool_size": 40,
+            # As many connections as the server's worker threads: a smaller pool churns connections.
+            "pool_size": settings.worker_threads,
             "max_overflow": 0,
             "pool_timeout": settings.database_timeout_seconds,
             "connect_args": {"check_same_thread": False, "timeout": settings.database_timeout_seconds},

@@ -15,7 +15,7 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
 from starlette.types import Receive, Scope, Send
 
-from api.db.transactions import commit_in_handler_thread
+from api.db.transactions import end_in_handler_thread, refuse_request_session_beside_writes
 from api.edge.middleware import receive_at_most
 
 # The most a character costs on the wire: "\ud83d\ude00" in JSON, "%F0%9F%98%80" in a form.
@@ -102,11 +102,13 @@ def route_body_limit(route: APIRoute) -> int | None:
 
 
 class BoundedBodyRoute(APIRoute):
-    """A route that refuses with 413, before reading it, a body larger than its schema accepts;
-    its `def` handler commits a write in its own thread (api/db/transactions.py)."""
+    """A route that refuses with 413, before reading it, a body larger than its schema accepts; its
+    `def` handler ends the request's transaction in its own thread (api/db/transactions.py), and a
+    handler that runs its own writes may not take the request's session too."""
 
     def __init__(self, path: str, endpoint: Any, **kwargs: Any) -> None:
-        super().__init__(path, commit_in_handler_thread(endpoint), **kwargs)
+        super().__init__(path, end_in_handler_thread(endpoint), **kwargs)
+        refuse_request_session_beside_writes(self.dependant, path=path)
         self.max_body_bytes = route_body_limit(self)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

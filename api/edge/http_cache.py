@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.clock import paris_today
 from api.db.engine import open_session
+from api.db.transactions import run_in_transaction
 from api.errors import DatabaseUnavailable, PreconditionFailed
 
 PUBLIC_CACHE_CONTROL = "public, no-cache"
@@ -167,8 +168,7 @@ async def rendered_answer(
 
 
 def _render_in_transaction(engine: Engine, render: Callable[[Session], bytes]) -> bytes:
-    with open_session(engine, write=False) as db:
-        return render(db)
+    return run_in_transaction(open_session(engine, write=False), render)
 
 
 class CachedCatalogueReads:

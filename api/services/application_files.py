@@ -488,18 +488,35 @@ def sniff_media_type(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class _StoredFile:
-    path: Path
+class ReceivedDocument:
+    """A file received, typed from its bytes and kept under its final name, not yet recorded."""
+
+    kind: DocumentKind
     media_type: str
+    filename: str
+    path: Path
+    size_bytes: int
+    sha256: str
+
+    def discard(self) -> None:
+        """Remove the file: its upload was refused or its record failed."""
+        self.path.unlink(missing_ok=True)
 
 
-def _keep(upload: _Upload) -> _StoredFile:
+def _keep(upload: _Upload, kind: DocumentKind) -> ReceivedDocument:
     """Types the received file and gives it its final random name (an atomic rename)."""
     assert upload.temp_path is not None
     media_type = sniff_media_type(upload.temp_path)
     final = upload.folder / f"{secrets.token_hex(16)}{SUFFIXES[media_type]}"
     os.replace(upload.temp_path, final)
-    return _StoredFile(path=final, media_type=media_type)
+    return ReceivedDocument(
+        kind=kind,
+        media_type=media_type,
+        filename=clean_filename(upload.filename),
+        path=final,
+        size_bytes=upload.size_bytes,
+        sha256=upload.digest.hexdigest(),
+    )
 
 
 def _document_kind(value: str | None) -> DocumentKind:
@@ -517,22 +534,13 @@ def _require_live(application: Application) -> None:
 
 
 def add_document(
-    db: Session,
-    application_id: int,
-    *,
-    kind: DocumentKind,
-    media_type: str,
-    filename: str,
-    storage_name: str,
-    size_bytes: int,
-    sha256: str,
-    now: datetime,
+    db: Session, application_id: int, received: ReceivedDocument, *, now: datetime
 ) -> ApplicationDocument:
-    """Records a stored file as a document of the application, within the application's limits.
+    """Records a received file as a document of the application, within the application's limits.
 
     The application's row is locked first: concurrent uploads to one application count its
     documents one after the other, so that none passes the limits."""
-    # Read again in this transaction: the check that let the upload in was committed before it.
+    # Read again in this transaction: the check that let the upload in was made before it arrived.
     # populate_existing: the status as the lock sees it, not as this session cached it.
     application = db.get(Application, application_id, with_for_update=True, populate_existing=True)
     if application is None:
@@ -545,19 +553,19 @@ def add_document(
     ).one()
     if count >= MAX_DOCUMENTS_PER_APPLICATION:
         raise DocumentLimit(f"An application holds at most {MAX_DOCUMENTS_PER_APPLICATION} documents.")
-    if total + size_bytes > MAX_APPLICATION_BYTES:
+    if total + received.size_bytes > MAX_APPLICATION_BYTES:
         raise DocumentLimit(
             f"The documents of an application may not exceed {MAX_APPLICATION_BYTES} bytes in all; "
             f"{MAX_APPLICATION_BYTES - total} are left."
         )
     document = ApplicationDocument(
         application_id=application_id,
-        kind=kind,
-        media_type=media_type,
-        filename=filename,
-        storage_name=storage_name,
-        size_bytes=size_bytes,
-        sha256=sha256,
+        kind=received.kind,
+        media_type=received.media_type,
+        filename=received.filename,
+        storage_name=received.path.name,
+        size_bytes=received.size_bytes,
+        sha256=received.sha256,
         created_at=now,
     )
     db.add(document)
@@ -566,45 +574,22 @@ def add_document(
 
 
 async def receive_document(
-    db: Session,
-    application: Application,
-    body: AsyncIterator[bytes],
-    *,
-    content_type: str,
-    storage_dir: str | Path,
-    now: datetime,
-) -> ApplicationDocument:
-    """Streams an upload to disk, types it from its bytes, renames it, then records it.
+    application: Application, body: AsyncIterator[bytes], *, content_type: str, storage_dir: str | Path
+) -> ReceivedDocument:
+    """Streams an upload to disk, types it from its bytes and keeps it under its final name, with
+    no transaction open: no lock is held while it arrives or while its format is checked.
 
-    Call it with no transaction open: the database is touched only once the file is on disk and
-    parsed, so that no lock is held while it arrives or while its format is checked.
-    A refused upload leaves no file and no row; a crash before the commit leaves a file that
+    The caller records it with `add_document` in a transaction of its own, or discards it. A
+    refused upload leaves no file; a crash before the record's commit leaves a file that
     `remove_orphan_files` deletes once it is older than ORPHAN_GRACE.
     """
-    assert application.id is not None
     _require_live(application)  # before a byte of the body is read; checked again under the lock
     upload = await _receive(body, content_type, folder=documents_folder(storage_dir))
-    kept: _StoredFile | None = None
     try:
         kind = _document_kind(upload.kind)
-        kept = await anyio.to_thread.run_sync(_keep, upload)
-        record = partial(
-            add_document,
-            db,
-            application.id,
-            kind=kind,
-            media_type=kept.media_type,
-            filename=clean_filename(upload.filename),
-            storage_name=kept.path.name,
-            size_bytes=upload.size_bytes,
-            sha256=upload.digest.hexdigest(),
-            now=now,
-        )
-        return await anyio.to_thread.run_sync(record)
+        return await anyio.to_thread.run_sync(_keep, upload, kind)
     except BaseException:
         upload.discard()
-        if kept is not None:
-            kept.path.unlink(missing_ok=True)
         raise
 
 

@@ -83,6 +83,15 @@ def find_application(db: Session, application_id: int) -> Application:
     return application
 
 
+def find_owned_application(db: Session, application_id: int, *, actor: Actor) -> Application:
+    """An application its owner or the secretariat may act on; NotFound for anyone else, trainers
+    included, exactly as for one that does not exist."""
+    application = find_application(db, application_id)
+    if not actor.is_secretariat and application.applicant_id != actor.id:
+        raise NotFound("No application with this id.")
+    return application
+
+
 def trainer_teaches(db: Session, *, trainer_id: int, session_id: int) -> bool:
     """Whether the trainer is assigned to the session."""
     link = db.get(SessionTrainer, (session_id, trainer_id))

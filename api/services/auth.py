@@ -186,32 +186,61 @@ def _record_failure(
         raise FailureOverLimit(int(refusal.headers["Retry-After"])) from None
 
 
-def log_in(
-    db: Session, *, email: str, password: str, client_address: str, settings: Settings, now: datetime
-) -> TokenPair:
-    """Exchange an email and password for a token pair, at most `login_attempts_limit` attempts per
-    account (failed or in flight) and `login_failures_per_address_limit` failures per address in the
-    window, every process counting the same."""
+@dataclass(frozen=True)
+class PendingLogin:
+    """A login attempt recorded in flight, and the account it names (if any), before its password
+    is checked."""
+
+    attempt_id: int
+    client_address: str
+    user_id: int | None
+    password_hash: str | None
+
+
+def begin_login(
+    db: Session, *, email: str, client_address: str, settings: Settings, now: datetime
+) -> PendingLogin:
+    """The first step of a login: at most `login_attempts_limit` attempts per account (failed or in
+    flight) and `login_failures_per_address_limit` failures per address in the window, every process
+    counting the same; the attempt is recorded in flight. Commit it before checking the password,
+    so that it counts for every process while no lock is held during Argon2."""
     email = normalize_email(email, loc=["body", "username"])
     address = client_address_key(client_address)
     attempt_id = _record_attempt(db, email=email, client_address=address, settings=settings, now=now)
     user = find_user_by_email(db, email)
-    stored_hash = user.password_hash if user else None
-    # The attempt counts against its account for every process before its password is checked, and
-    # no lock is held while Argon2 runs: this flow spans two transactions on purpose.
-    db.commit()
-    if not verify_password(password, stored_hash) or user is None:
-        _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
+    return PendingLogin(
+        attempt_id=attempt_id,
+        client_address=address,
+        user_id=user.id if user else None,
+        password_hash=user.password_hash if user else None,
+    )
+
+
+def password_matches(login: PendingLogin, password: str) -> bool:
+    """Argon2's check of the password (slow on purpose): run it outside any transaction."""
+    return verify_password(password, login.password_hash)
+
+
+def finish_login(
+    db: Session, login: PendingLogin, *, password_matched: bool, settings: Settings, now: datetime
+) -> TokenPair:
+    """The second step of a login: a token pair for an active account whose password matched, or
+    the attempt recorded as a failure (401, or 429 past the address's limit)."""
+    if not password_matched or login.user_id is None:
+        _record_failure(db, login.attempt_id, client_address=login.client_address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
     # Locked so that a deactivation either comes first and refuses this login, or waits and
     # revokes the family made here.
     user = db.exec(
-        select(User).where(User.id == user.id).with_for_update().execution_options(populate_existing=True)
-    ).one()
-    if not user.active:
-        _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
+        select(User)
+        .where(User.id == login.user_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if user is None or not user.active:
+        _record_failure(db, login.attempt_id, client_address=login.client_address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
-    db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == attempt_id))
+    db.execute(delete(LoginAttempt).where(col(LoginAttempt.id) == login.attempt_id))
     purge_login_attempts(db, settings=settings, now=now)
     assert user.id is not None
     family = RefreshFamily(id=str(uuid.uuid4()), user_id=user.id, created_at=now)
