@@ -9,10 +9,10 @@ from sqlmodel import Session
 from api.clock import Clock, paris_today
 from api.config import Settings
 from api.db.transactions import WriteRunner, get_db, get_writes
+from api.documents.attendance_sheet import AttendanceSheetRenders
 from api.edge.http_cache import require_if_match, strong_etag
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.services.applications import find_application, find_owned_application, may_read
-from api.services.attendance import AttendanceSheetRenders
 from api.services.auth import Actor, authenticate
 from api.services.certificates import find_certificate
 from api.services.deliverables import find_deliverable, find_evaluation

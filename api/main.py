@@ -18,6 +18,7 @@ from api.db.engine import build_engine
 from api.db.row_reader import RowReader
 from api.db.transactions import WriteRunner
 from api.deps import require_actor
+from api.documents.attendance_sheet import AttendanceSheetRenders
 from api.edge.http_cache import CachedCatalogueReads, RenderedCache
 from api.edge.middleware import (
     BodyDeadlineMiddleware,
@@ -28,7 +29,6 @@ from api.edge.middleware import (
 )
 from api.edge.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.observability import configure_logging
-from api.services.attendance import AttendanceSheetRenders
 from routers import (
     application_documents,
     applications,

@@ -13,6 +13,7 @@ from api.deps import (
     TaughtSession,
 )
 from api.documents.layout import Organisation
+from api.documents.realisation import render_realisation
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.downloads import PDF_CONTENT, pdf_download
 from api.edge.problem import problem_responses
@@ -78,11 +79,11 @@ def get_attendance(session: TaughtSession, db: DbSession, clock: ClockDep) -> At
 def get_attendance_pdf(
     session: TaughtSession, db: DbSession, settings: SettingsDep, clock: ClockDep, renders: AttendanceSheets
 ) -> Response:
-    filename = f"emargement-session-{session.id}.pdf"
-    document = attendance_service.attendance_sheet_pdf(
-        db, session, organisation=Organisation.from_settings(settings), now=clock.now(), renders=renders
+    now = clock.now()
+    content = attendance_service.sheet_content(
+        db, session, organisation=Organisation.from_settings(settings), now=now
     )
-    return pdf_download(document, filename)
+    return pdf_download(renders.pdf(content, now=now), f"emargement-session-{session.id}.pdf")
 
 
 @router.get(
@@ -98,7 +99,8 @@ def get_attendance_pdf(
 def get_attendance_certificate(
     application: OwnedApplication, db: DbSession, settings: SettingsDep, clock: ClockDep
 ) -> Response:
-    document = attendance_service.render_attendance_certificate(
-        db, application, organisation=Organisation.from_settings(settings), now=clock.now()
+    now = clock.now()
+    content = attendance_service.realisation_content(
+        db, application, organisation=Organisation.from_settings(settings), now=now
     )
-    return pdf_download(document, f"certificat-realisation-{application.id}.pdf")
+    return pdf_download(render_realisation(content, now=now), f"certificat-realisation-{application.id}.pdf")

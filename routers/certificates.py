@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from api.deps import CertifiableApplication, ClockDep, CurrentUser, DbSession, SettingsDep, VisibleCertificate
+from api.documents.certificate import render_certificate
 from api.documents.layout import Organisation
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.downloads import PDF_CONTENT, pdf_download
@@ -71,8 +72,8 @@ def issue_certificate(
     },
 )
 def get_certificate_pdf(certificate: VisibleCertificate, settings: SettingsDep) -> Response:
-    document = certificate_service.render_certificate_pdf(certificate, base_url=settings.public_url)
-    return pdf_download(document, f"attestation-{certificate.id}.pdf")
+    content = certificate_service.issued_certificate(certificate, base_url=settings.public_url)
+    return pdf_download(render_certificate(content), f"attestation-{certificate.id}.pdf")
 
 
 @public_router.get(

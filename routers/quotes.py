@@ -17,6 +17,7 @@ from api.deps import (
     VisibleQuote,
 )
 from api.documents.layout import Organisation
+from api.documents.quote import render_quote
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.downloads import PDF_CONTENT, pdf_download
 from api.edge.json_answers import json_answer
@@ -189,5 +190,5 @@ def cancel_quote(quote: SecretariatQuote, db: DbSession, clock: ClockDep) -> Quo
     },
 )
 def get_quote_pdf(quote: VisibleQuote) -> Response:
-    document = quote_service.render_quote_pdf(quote)
-    return pdf_download(document, f"{quote.number}.pdf")
+    content = quote_service.issued_quote(quote)
+    return pdf_download(render_quote(content), f"{content.number}.pdf")

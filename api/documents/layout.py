@@ -1,7 +1,8 @@
 """The layout every document of the organisation shares: embedded fonts, the letterhead with the
 organisation's identity, the footer, tables, and dates and amounts written the French way.
 
-Quotes, attendance sheets and certificates of attendance use it; certificates will too.
+Every document of the package draws with it; none reads the database: each is drawn from what a
+service hands it.
 """
 
 import dataclasses
@@ -17,6 +18,7 @@ from fpdf.enums import XPos, YPos
 from fpdf.fonts import FontFace
 
 from api.config import Settings
+from models.training_session import SessionAsIssued
 
 # Shipped inside the package, so accents, ’ and € render on any machine.
 FONT_DIR = Path(__file__).resolve().parent / "fonts"
@@ -117,6 +119,12 @@ def french_date_range(start: date, end: date, *, weekday: bool = False) -> str:
         if start.month == end.month:
             first = first.rsplit(" ", 1)[0]
     return f"du {first} au {last}"
+
+
+def session_place(session: SessionAsIssued) -> str:
+    """Venue, address and city, the city left out when the address already names it."""
+    city = "" if session.city.casefold() in session.address.casefold() else session.city
+    return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, city) if part))
 
 
 class Document(FPDF):

@@ -1,14 +1,9 @@
 """Attendance: the roster of accepted trainees, presence by half-day, the hours it is worth, and
-the two documents made from it (the attendance sheet and the certificate of attendance)."""
+what the two documents made from it print (the attendance sheet and the certificate of attendance,
+drawn in api.documents)."""
 
-import hashlib
-import logging
-import threading
 from collections import defaultdict
-from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal
 from typing import cast
 
@@ -16,15 +11,9 @@ from sqlalchemy import ColumnElement, and_, delete, func, or_
 from sqlmodel import Session, col, select
 
 from api.clock import PARIS, paris_today
-from api.documents.layout import (
-    Document,
-    Organisation,
-    french_date,
-    french_date_range,
-    french_hours,
-    french_time,
-)
-from api.edge.http_cache import Rendered, RenderedCache, strong_etag
+from api.documents.attendance_sheet import SheetContent, SheetTrainee
+from api.documents.layout import Organisation
+from api.documents.realisation import RealisationContent
 from api.errors import NotEligible, ValidationFailed
 from api.services.auth import Actor
 from api.services.sessions import fold_for_search
@@ -43,15 +32,7 @@ from models.attendance import (
 from models.training_session import SessionAsIssued, TrainingSession
 from models.user import User
 
-logger = logging.getLogger("ateliers.attendance")
-
 CENTI = Decimal("0.01")
-HALF_DAY_LABELS = {HalfDay.am: "matin", HalfDay.pm: "après-\nmidi"}
-# Half-day columns per table of the attendance sheet: six days fit a landscape A4 legibly.
-HALF_DAYS_PER_TABLE = 12
-PDF = "application/pdf"
-# Part of every sheet's digest: bump it when the sheet's layout changes, so none is served stale.
-SHEET_LAYOUT = 1
 # When each half-day begins, Europe/Paris: the morning with its day, the afternoon at noon.
 HALF_DAY_BEGINS = {HalfDay.am: time(0, 0), HalfDay.pm: time(12, 0)}
 
@@ -224,51 +205,8 @@ def attendance_sheet(db: Session, session: TrainingSession, *, now: datetime) ->
     return AttendanceSheet(items=items)
 
 
-def _half_days(start: date, end: date) -> list[tuple[date, HalfDay]]:
-    return [
-        (start + timedelta(days=n), half)
-        for n in range((end - start).days + 1)
-        for half in (HalfDay.am, HalfDay.pm)
-    ]
-
-
-def _day_heading(day: date) -> str:
-    """ "mercredi\n10 février": the weekday over the date, so every day's heading is two lines."""
-    weekday, rest = french_date(day, weekday=True).rsplit(" ", 1)[0].split(" ", 1)
-    return f"{weekday}\n{rest}"
-
-
-def _place(session: TrainingSession | SessionAsIssued) -> str:
-    """Venue, address and city, the city left out when the address already names it."""
-    city = "" if session.city.casefold() in session.address.casefold() else session.city
-    return ", ".join(dict.fromkeys(part for part in (session.venue, session.address, city) if part))
-
-
-def _chunks(half_days: Sequence[tuple[date, HalfDay]]) -> list[Sequence[tuple[date, HalfDay]]]:
-    return [half_days[n : n + HALF_DAYS_PER_TABLE] for n in range(0, len(half_days), HALF_DAYS_PER_TABLE)]
-
-
-@dataclass(frozen=True)
-class SheetTrainee:
-    full_name: str
-    present: tuple[tuple[date, HalfDay], ...]  # in order, so that the digest never depends on hashing
-
-
-@dataclass(frozen=True)
-class SheetContent:
-    """Everything the attendance sheet prints, read from the database in one go."""
-
-    session_id: int
-    session: SessionAsIssued
-    trainers: tuple[str, ...]
-    trainees: tuple[SheetTrainee, ...]
-    edited_on: date
-    organisation: Organisation
-
-    @property
-    def digest(self) -> str:
-        """Names the rendered sheet: equal exactly when every printed value is."""
-        return hashlib.sha256(repr((SHEET_LAYOUT, self)).encode()).hexdigest()
+def _sheet_trainee(user: User, present: set[tuple[date, HalfDay]], session: TrainingSession) -> SheetTrainee:
+    return SheetTrainee(user.full_name, tuple(sorted(present, key=_order)), hours_for(session, len(present)))
 
 
 def sheet_content(
@@ -280,9 +218,10 @@ def sheet_content(
     return SheetContent(
         session_id=cast(int, session.id),
         session=SessionAsIssued.model_validate(session, from_attributes=True),
+        half_day_hours=hours_for(session, 1),
         trainers=tuple(sorted((trainer.full_name for trainer in session.trainers), key=fold_for_search)),
         trainees=tuple(
-            SheetTrainee(user.full_name, tuple(sorted(presences[cast(int, application.id)], key=_order)))
+            _sheet_trainee(user, presences[cast(int, application.id)], session)
             for application, user in _accepted(db, session)
         ),
         edited_on=paris_today(now),
@@ -290,128 +229,16 @@ def sheet_content(
     )
 
 
-def render_attendance_pdf(content: SheetContent, *, now: datetime) -> bytes:
-    """The attendance sheet funders ask for: the trainees by half-day, their hours, the trainers'
-    signatures; landscape A4, several pages with the table's heading repeated when needed."""
-    session = content.session
-    pdf = Document(
-        content.organisation,
-        title=f"Feuille d’émargement — {session.title}",
-        reference=f"Feuille d’émargement · session {content.session_id}",
-        created=now,
-        orientation="landscape",
-    )
-    pdf.title_block(
-        "FEUILLE D’ÉMARGEMENT",
-        [("Session n°", str(content.session_id)), ("Éditée le", french_date(content.edited_on))],
-    )
-    pdf.section("Action de formation professionnelle continue")
-    pdf.paragraph(session.title, bold=True, size=10)
-    pdf.paragraph(
-        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
-        f"{session.days} jours, soit {session.hours} heures de formation · "
-        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)} · "
-        f"Lieu : {_place(session)}"
-    )
-    pdf.paragraph(
-        f"✓ : présent·e. Chaque demi-journée de présence vaut {french_hours(hours_for(session, 1))} h "
-        f"({session.hours} h ÷ {session.days * 2} demi-journées).",
-        size=8,
-    )
-    pdf.ln(2)
-    for chunk in _chunks(_half_days(session.start_date, session.end_date)):
-        days = list(dict.fromkeys(day for day, _ in chunk))
-        day_heads = [(_day_heading(day), sum(1 for d, _ in chunk if d == day)) for day in days]
-        rows = []
-        for number, trainee in enumerate(content.trainees, start=1):
-            present = set(trainee.present)
-            rows.append(
-                [str(number), trainee.full_name]
-                + ["✓" if half_day in present else "" for half_day in chunk]
-                + [french_hours(hours_for(session, len(present)), fixed=True)]
-            )
-        pdf.attendance_grid(
-            day_heads,
-            [HALF_DAY_LABELS[half] for _, half in chunk],
-            rows,
-            lead=("N°", "Stagiaire"),
-            total="Total (h)",
-        )
-        pdf.ln(3)
-    if not content.trainees:
-        pdf.paragraph("Aucun stagiaire admis à cette session.")
-    pdf.paragraph(
-        "Les formateur·rice·s soussigné·e·s attestent l’exactitude des présences indiquées ci-dessus.",
-        size=8.5,
-    )
-    pdf.ln(2)
-    pdf.signature_row(
-        [f"Formateur·rice : {name}" for name in content.trainers] or ["Formateur·rice :"],
-        ["Signature :"],
-    )
-    document = pdf.render()
-    logger.info("Attendance sheet of session %s rendered (%s)", content.session_id, content.digest[:16])
-    return document
+def trainee_position(application: Application) -> str:
+    """The trainee's job title and organisation, as the documents about it print them."""
+    return ", ".join(part for part in (application.job_title, application.organisation) if part)
 
 
-class AttendanceSheetRenders:
-    """Attendance sheets rendered once per digest of what they print, kept in the process's rendered
-    cache; concurrent downloads of one digest wait for the one render rather than each making it."""
-
-    def __init__(self, cache: RenderedCache) -> None:
-        self._cache = cache
-        self._lock = threading.Lock()
-        self._running: dict[str, Future[bytes]] = {}
-
-    def pdf(self, content: SheetContent, *, now: datetime) -> bytes:
-        """The sheet of `content`: the one kept, or one rendered now and kept."""
-        key = f"attendance-sheet#{content.digest}"
-        kept = self._cache.get(key)
-        if kept is not None:
-            return kept.body
-        with self._lock:
-            # Looked up again under the lock: a render that ended since is kept, not made twice.
-            kept = self._cache.get(key)
-            if kept is not None:
-                return kept.body
-            running = self._running.get(key)
-            leading = running is None
-            if running is None:
-                running = self._running[key] = Future()
-        if not leading:
-            return running.result()
-        try:
-            document = render_attendance_pdf(content, now=now)
-            self._cache.put(key, Rendered(etag=strong_etag(document), body=document, media_type=PDF))
-            running.set_result(document)
-            return document
-        except BaseException as error:
-            running.set_exception(error)
-            raise
-        finally:
-            # Gone only once kept: a download arriving later finds it in the cache instead.
-            with self._lock:
-                del self._running[key]
-
-
-def attendance_sheet_pdf(
-    db: Session,
-    session: TrainingSession,
-    *,
-    organisation: Organisation,
-    now: datetime,
-    renders: AttendanceSheetRenders,
-) -> bytes:
-    """The attendance sheet of the session at `now`, rendered only when what it prints changed: its
-    content is read on every download, so no process ever serves a sheet that is no longer true."""
-    return renders.pdf(sheet_content(db, session, organisation=organisation, now=now), now=now)
-
-
-def render_attendance_certificate(
+def realisation_content(
     db: Session, application: Application, *, organisation: Organisation, now: datetime
-) -> bytes:
-    """The certificate of attendance ("certificat de réalisation") of an accepted application once
-    its session has started, stating the hours attended so far."""
+) -> RealisationContent:
+    """What the certificate of attendance ("certificat de réalisation") of an accepted application
+    prints once its session has started: the hours attended so far."""
     session = db.get(TrainingSession, application.session_id)
     trainee = db.get(User, application.applicant_id)
     assert session is not None and trainee is not None  # foreign keys
@@ -420,76 +247,12 @@ def render_attendance_certificate(
     today = paris_today(now)
     if today < session.start_date:
         raise NotEligible(f"The session starts on {session.start_date}; nothing has been attended yet.")
-    attended = hours_for(session, _present_count(db, application, session, now=now))
-    pdf = Document(
-        organisation,
-        title=f"Certificat de réalisation — {trainee.full_name}",
-        reference=f"Certificat de réalisation · candidature {application.id}",
-        created=now,
+    return RealisationContent(
+        application_id=cast(int, application.id),
+        trainee_name=trainee.full_name,
+        trainee_position=trainee_position(application),
+        session=SessionAsIssued.model_validate(session, from_attributes=True),
+        hours_attended=hours_for(session, _present_count(db, application, session, now=now)),
+        made_on=today,
+        organisation=organisation,
     )
-    pdf.title_block(
-        "CERTIFICAT DE RÉALISATION",
-        [("Candidature n°", str(application.id)), ("Date", french_date(today))],
-    )
-    pdf.ln(4)
-    pdf.paragraph(
-        f"Je soussigné·e, représentant·e légal·e de l’organisme de formation {organisation.name}, "
-        f"{organisation.address}, atteste que :",
-        size=10,
-        height=5.5,
-    )
-    pdf.ln(2)
-    pdf.paragraph(trainee.full_name, bold=True, size=12, height=6.5)
-    employer = ", ".join(part for part in (application.job_title, application.organisation) if part)
-    if employer:
-        pdf.paragraph(employer, size=10, height=5.5)
-    pdf.ln(2)
-    pdf.paragraph("a suivi l’action", size=10, height=5.5)
-    pdf.paragraph(session.title, bold=True, size=11, height=6)
-    pdf.ln(1)
-    pdf.section("Nature de l’action")
-    pdf.paragraph(
-        "Action de formation professionnelle continue, au sens de l’article L6313-1 du Code du travail "
-        "(action concourant au développement des compétences : action de formation).",
-        size=10,
-        height=5.5,
-    )
-    pdf.section("Session")
-    pdf.paragraph(
-        f"{french_date_range(session.start_date, session.end_date).capitalize()} · "
-        f"durée : {session.days} jours, soit {session.hours} heures · "
-        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)}",
-        size=10,
-        height=5.5,
-    )
-    pdf.paragraph(f"Lieu : {_place(session)}", size=10, height=5.5)
-    pdf.section("Assiduité")
-    so_far = "" if today > session.end_date else f" à la date du {french_date(today)}"
-    pdf.paragraph(
-        f"Durée effectivement suivie{so_far} : {french_hours(attended)} heures "
-        f"sur {session.hours} heures prévues.",
-        bold=True,
-        size=10,
-        height=5.5,
-    )
-    pdf.paragraph(
-        f"Heures calculées par demi-journée de présence émargée : {session.hours} heures réparties "
-        f"sur {session.days * 2} demi-journées.",
-        size=8.5,
-    )
-    pdf.ln(4)
-    pdf.paragraph(
-        "Sans préjudice des délais imposés par les règles fixées par le financeur, l’organisme de "
-        "formation conserve l’ensemble des pièces justificatives ayant permis d’établir le présent "
-        "certificat pendant une durée de 3 ans à compter de la fin de l’année du dernier paiement.",
-        size=8,
-    )
-    pdf.ln(4)
-    pdf.paragraph(f"Fait à {organisation.city or '…'}, le {french_date(today)}.", size=10, height=5.5)
-    pdf.ln(3)
-    pdf.signature_block(
-        "Le représentant de l’organisme de formation",
-        ["Nom et qualité du signataire :", "Signature et cachet :"],
-        height=36,
-    )
-    return pdf.render()

@@ -14,7 +14,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from api.clock import paris_today
-from api.documents.layout import Document, Organisation, euros, french_date, french_date_range, french_time
+from api.documents.layout import Organisation, euros, french_date_range
+from api.documents.quote import IssuedQuote
 from api.errors import (
     Forbidden,
     InvalidTransition,
@@ -507,90 +508,26 @@ def list_quotes(
     return cast(list[Quote], list(items)), total
 
 
-def render_quote_pdf(quote: Quote) -> bytes:
-    """The issued quote as one A4 page a payer can sign, printed from what it kept at issue only: the
-    same text whenever it is downloaded, whatever became of the session or the settings."""
+def issued_quote(quote: Quote) -> IssuedQuote:
+    """What the issued quote's document prints, from what it kept at issue only: the same text
+    whenever it is downloaded, whatever became of the session or the settings. A draft or a
+    cancelled quote has none."""
     if quote.number is None or quote.issued_at is None or quote.valid_until is None:
         raise QuoteNotIssued("A draft quote has no document yet; it must be issued first.")
     if quote.status == QuoteStatus.cancelled:
         raise QuoteNotIssued("This quote was cancelled; it has no document any more.")
     assert quote.as_issued is not None  # written by the issue, and by migration 0010 before it
-    kept = QuoteAsIssued.model_validate(quote.as_issued)
-    organisation, session = Organisation(**kept.organisation), kept.session
-    issued_on = paris_today(quote.issued_at)
-    pdf = Document(
-        organisation,
-        title=f"Devis {quote.number}",
-        reference=f"Devis {quote.number}",
-        created=quote.issued_at,
+    public = to_public(quote, today=paris_today(quote.issued_at))
+    return IssuedQuote(
+        number=quote.number,
+        issued_at=quote.issued_at,
+        valid_until=quote.valid_until,
+        billed_to=public.billed_to,
+        lines=tuple(public.lines),
+        subtotal_cents=quote.subtotal_cents,
+        discount_cents=quote.discount_cents,
+        total_cents=quote.total_cents,
+        vat_note=quote.vat_note,
+        notes=tuple(quote.notes),
+        kept=QuoteAsIssued.model_validate(quote.as_issued),
     )
-    pdf.title_block(
-        "DEVIS",
-        [
-            ("N°", quote.number),
-            ("Date", french_date(issued_on)),
-            ("Valable jusqu’au", french_date(quote.valid_until)),
-        ],
-    )
-    pdf.ln(3)
-    top = pdf.get_y()
-    half = (pdf.content_width - 6) / 2
-    issuer = [(organisation.name, True), (organisation.address, False)]
-    issuer += [(text, False) for text in (organisation.email, organisation.phone) if text]
-    left = pdf.boxed(pdf.l_margin, top, half, issuer, title="Organisme de formation")
-    billed = [(quote.billed_name, True)]
-    billed += [
-        (text, False)
-        for text in (quote.billed_organisation, quote.billed_address, quote.billed_email)
-        if text
-    ]
-    right = pdf.boxed(pdf.l_margin + half + 6, top, half, billed, title="Adressé à")
-    pdf.set_y(max(left, right) + 3)
-
-    pdf.section("Objet : action de formation professionnelle continue")
-    pdf.paragraph(session.title, bold=True, size=10)
-    schedule = (
-        f"{french_date_range(session.start_date, session.end_date, weekday=True).capitalize()} · "
-        f"{session.days} jours, soit {session.hours} heures de formation · "
-        f"{french_time(session.daily_start_time)} – {french_time(session.daily_end_time)}"
-    )
-    pdf.paragraph(schedule)
-    place = ", ".join(dict.fromkeys(part for part in (session.venue, session.address, session.city) if part))
-    pdf.paragraph(f"Lieu : {place}")
-    pdf.ln(2)
-
-    pdf.amounts_table(
-        ("Désignation", "Qté", "Prix unitaire", "Montant"),
-        [
-            (
-                line["label"],
-                str(line["quantity"]),
-                euros(line["unit_price_cents"]),
-                euros(line["amount_cents"]),
-            )
-            for line in quote.lines
-        ],
-        (96, 12, 35, 35),
-    )
-    pdf.ln(2)
-    totals = [("Sous-total", euros(quote.subtotal_cents), False)]
-    if quote.discount_cents:
-        totals.append(("Réduction", euros(-quote.discount_cents), False))
-    totals += [("TVA (0 %)", euros(0), False), ("Total net à payer", euros(quote.total_cents), True)]
-    pdf.totals(totals)
-    pdf.ln(2)
-    pdf.paragraph(quote.vat_note, size=8.5)
-    for note in quote.notes:
-        pdf.paragraph(note, size=8.5)
-    pdf.paragraph(
-        f"Devis valable jusqu’au {french_date(quote.valid_until)}. Pour l’accepter, retournez-le daté "
-        "et signé, avec la mention « Bon pour accord ».",
-        size=8.5,
-    )
-    pdf.ln(4)
-    pdf.signature_block(
-        "Bon pour accord",
-        ["Date :", "Nom et qualité du signataire :", "Signature et cachet de l’employeur :"],
-        height=34,
-    )
-    return pdf.render()
