@@ -3,9 +3,9 @@
 Two kinds of rows are read here on every request that needs them: the credential behind a bearer
 token (its user, or its API key), and the version rows that cached answers are keyed on. Every
 write a cached answer shows bumps its version in the write's own transaction
-(api/services/catalogue.py, api/services/list_versions.py), and every read asks the database
-again: a change committed through any process is seen by the next read through every other
-(docs/caching.md).
+(api/services/catalogue.py; the application lists' by triggers, migrations 0009 and 0012), and
+every read asks the database again: a change committed through any process is seen by the next
+read through every other (docs/caching.md).
 
 Each process reads in autocommit, directly from the event loop: one indexed row is a few
 microseconds on SQLite, read on one connection of the process's own. On PostgreSQL it is a round

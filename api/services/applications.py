@@ -29,7 +29,6 @@ from api.errors import (
 )
 from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
-from api.services.list_versions import bump_applicant_lists
 from api.services.sessions import SessionAdmission, find_session, find_session_admission
 from models.application import (
     ActorRef,
@@ -585,8 +584,7 @@ def _leave_waiting_list(db: Session, application: Application) -> None:
     if position is not None:
         behind = col(Application.waitlist_position) > position
         same_list = col(Application.session_id) == application.session_id
-        # Those behind move up one place: their own lists change too.
-        bump_applicant_lists(db, select(Application.applicant_id).where(same_list, behind))
+        # Those behind move up one place; their lists' versions are bumped by the database (0012).
         db.execute(
             update(Application)
             .where(same_list, behind)
