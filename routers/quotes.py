@@ -131,9 +131,8 @@ def issue_quote(
     # it stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
     organisation = Organisation.from_settings(request.app.state.settings)
-    return json_answer(
-        quote_service.issue_quote(db, quote_id, data, actor=actor, organisation=organisation, now=now)
-    )
+    quote = quote_service.issue_quote(db, quote_id, data, actor=actor, organisation=organisation, now=now)
+    return json_answer(quote_service.to_public(quote, today=paris_today(now)))
 
 
 @router.post(

@@ -29,12 +29,12 @@ from typing import Any, TypeVar
 import anyio
 import psycopg
 from sqlalchemy import Engine, Table, event
-from sqlalchemy.orm import configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import SQLModel
 
 from api.errors import DatabaseUnavailable
+from models.base import stored_row
 from models.credential import ApiKey
 from models.user import User
 
@@ -55,7 +55,7 @@ class _RowShape:
     def __init__(self, engine: Engine, model: type[SQLModel], key: str, marker: str) -> None:
         table: Table = model.__table__  # type: ignore[attr-defined]
         configure_mappers()
-        self.manager = manager_of_class(model)
+        self.model = model
         self.names = [column.name for column in table.columns]
         # The columns' own conversions (dates stored as text on SQLite, for one).
         self.processors: list[Callable[[Any], Any] | None] = [
@@ -66,15 +66,12 @@ class _RowShape:
         self.statement = f'SELECT {columns} FROM "{table.name}" WHERE "{key}" = {marker}'  # noqa: S608
 
     def build(self, row: tuple[Any, ...]) -> SQLModel:
-        instance = self.manager.new_instance()
-        # Filled as the ORM fills a loaded row: already valid, so not validated again (5x faster).
-        instance.__dict__.update(
-            (name, processor(value) if processor is not None else value)
+        # The columns' conversions only: the row is then filled as the ORM fills a loaded one.
+        values = {
+            name: processor(value) if processor is not None else value
             for name, processor, value in zip(self.names, self.processors, row, strict=True)
-        )
-        # Known to exist in the database: a session it meets later never inserts it again.
-        make_transient_to_detached(instance)
-        return instance
+        }
+        return stored_row(self.model, values)
 
 
 class RowReader:
