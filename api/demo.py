@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import cast
 
 from sqlmodel import Session, select
 
@@ -478,7 +479,9 @@ def _live_season(db: Session, session: TrainingSession, *, secretariat: User, no
         else:
             data = ApplicationCreate(**fields)  # type: ignore[arg-type]
             actor = Actor(user=applicant, role=Role.applicant)
-        application = find_application(db, submit_application(db, actor, str(session.id), data, now=now).id)
+        submitted = submit_application(db, actor, str(session.id), data, now=now)
+        # Loaded into this session: the row answered is built from the values, detached.
+        application = find_application(db, cast(int, submitted.id))
         if entry.discount_approved is not None:
             note = "Justificatif reçu." if entry.discount_approved else "Aucun justificatif fourni."
             decide_discount(db, staff, application, approved=entry.discount_approved, note=note, now=now)

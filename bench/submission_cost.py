@@ -22,7 +22,7 @@ from sqlmodel import col, select
 from api.config import Settings
 from api.db.engine import build_engine, open_session
 from api.edge.json_answers import json_answer
-from api.services.applications import submit_application
+from api.services.applications import submit_application, to_public
 from api.services.auth import Actor
 from bench import seed as seeding
 from bench.__main__ import SUBMISSION
@@ -51,7 +51,8 @@ def measure(url: str, submissions: int) -> tuple[float, float]:
     def submit(applicant_id: int, session_id: int) -> None:
         data = body.validate_json(SUBMISSION)
         with open_session(engine, write=True) as db:
-            answer = submit_application(db, actors[applicant_id], str(session_id), data, now=now)
+            application = submit_application(db, actors[applicant_id], str(session_id), data, now=now)
+            answer = to_public(application)
             json_answer(answer, status_code=201, location=f"/api/v1/applications/{answer.id}")
             db.commit()
 

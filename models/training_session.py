@@ -100,7 +100,7 @@ class TrainingSession(SQLModel, table=True):
     capacity: int
     # Kept by the admission rules under a row lock, so seats never need a count per row.
     accepted_count: int = Field(default=0)
-    # Bumped with every change the session's application lists show (api/services/list_versions.py).
+    # Bumped by triggers (migrations 0009, 0012) with every change the session's application lists show.
     applications_version: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     price_cents: int = Field(sa_type=BigInteger)
     currency: str = Field(default="EUR", max_length=3)

@@ -33,7 +33,7 @@ class User(SQLModel, table=True):
     active: bool = Field(default=True)
     # Bumped when the account is deactivated: access tokens carrying an older version stop working.
     token_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # Bumped with every change the user's own application list shows (api/services/list_versions.py).
+    # Bumped by triggers (migrations 0009, 0012) with every change the user's own application list shows.
     applications_version: int = Field(default=0, sa_type=BigInteger, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)

@@ -69,7 +69,9 @@ async def submit_application(
         lambda db: application_service.submit_application(db, actor, session_ref, data, now=now)
     )
     return json_answer(
-        application, status_code=status.HTTP_201_CREATED, location=f"/api/v1/applications/{application.id}"
+        application_service.to_public(application),
+        status_code=status.HTTP_201_CREATED,
+        location=f"/api/v1/applications/{application.id}",
     )
 
 

@@ -132,12 +132,12 @@ async def issue_quote(
     # it stayed locked (on SQLite, the database) across two thread hops and the event loop's queue.
     now = request.app.state.clock.now()
     organisation = Organisation.from_settings(request.app.state.settings)
-    issued = await writes.run(
+    quote = await writes.run(
         lambda db: quote_service.issue_quote(
             db, quote_id, data, actor=actor, organisation=organisation, now=now
         )
     )
-    return json_answer(issued)
+    return json_answer(quote_service.to_public(quote, today=paris_today(now)))
 
 
 @router.post(

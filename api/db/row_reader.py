@@ -3,9 +3,9 @@
 Two kinds of rows are read here on every request that needs them: the credential behind a bearer
 token (its user, or its API key), and the version rows that cached answers are keyed on. Every
 write a cached answer shows bumps its version in the write's own transaction
-(api/services/catalogue.py, api/services/list_versions.py), and every read asks the database
-again: a change committed through any process is seen by the next read through every other
-(docs/caching.md).
+(api/services/catalogue.py; the application lists' by triggers, migrations 0009 and 0012), and
+every read asks the database again: a change committed through any process is seen by the next
+read through every other (docs/caching.md).
 
 Each process reads in autocommit, directly from the event loop: one indexed row is a few
 microseconds on SQLite, read on one connection of the process's own. On PostgreSQL it is a round
@@ -23,17 +23,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from types import TracebackType
 from typing import Any, TypeVar
 
 import anyio
 import psycopg
 from sqlalchemy import Engine, Table, event
-from sqlalchemy.orm import configure_mappers, make_transient_to_detached
-from sqlalchemy.orm.instrumentation import manager_of_class
+from sqlalchemy.orm import configure_mappers
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlmodel import SQLModel
 
 from api.errors import DatabaseUnavailable
+from models.base import stored_row
 from models.credential import ApiKey
 from models.user import User
 
@@ -54,7 +55,7 @@ class _RowShape:
     def __init__(self, engine: Engine, model: type[SQLModel], key: str, marker: str) -> None:
         table: Table = model.__table__  # type: ignore[attr-defined]
         configure_mappers()
-        self.manager = manager_of_class(model)
+        self.model = model
         self.names = [column.name for column in table.columns]
         # The columns' own conversions (dates stored as text on SQLite, for one).
         self.processors: list[Callable[[Any], Any] | None] = [
@@ -65,15 +66,12 @@ class _RowShape:
         self.statement = f'SELECT {columns} FROM "{table.name}" WHERE "{key}" = {marker}'  # noqa: S608
 
     def build(self, row: tuple[Any, ...]) -> SQLModel:
-        instance = self.manager.new_instance()
-        # Filled as the ORM fills a loaded row: already valid, so not validated again (5x faster).
-        instance.__dict__.update(
-            (name, processor(value) if processor is not None else value)
+        # The columns' conversions only: the row is then filled as the ORM fills a loaded one.
+        values = {
+            name: processor(value) if processor is not None else value
             for name, processor, value in zip(self.names, self.processors, row, strict=True)
-        )
-        # Known to exist in the database: a session it meets later never inserts it again.
-        make_transient_to_detached(instance)
-        return instance
+        }
+        return stored_row(self.model, values)
 
 
 class RowReader:
@@ -146,27 +144,19 @@ class RowReader:
         assert self._slots is not None
         async with self._slots:
             cursor = self._idle.pop() if self._idle else None
-            if cursor is None and time.monotonic() < self._retry_at:
-                raise DatabaseUnavailable(UNAVAILABLE)
-            started = time.monotonic()
-            try:
-                async with asyncio.timeout(self._timeout_ms / 1000):
-                    if cursor is None:
-                        cursor = await self._connect_without_blocking()
-                    await cursor.execute(statement, parameters, prepare=True)
-                    row = await cursor.fetchone()
-            except Exception as error:
-                if cursor is not None:
-                    await _discard(cursor)
-                if time.monotonic() - started > _STALL_SECONDS:
-                    self._retry_at = time.monotonic() + self._retry_seconds
-                logger.warning("row read failed: %s", error.__class__.__name__)
-                raise DatabaseUnavailable(UNAVAILABLE) from error
-            except BaseException:
-                # Cancelled mid-read: the connection's state is unknown, so it is not used again.
-                if cursor is not None:
-                    await _discard(cursor)
-                raise
+            with _Attempt(self, connected=cursor is not None):
+                try:
+                    async with asyncio.timeout(self._timeout_ms / 1000):
+                        if cursor is None:
+                            cursor = await self._connect_without_blocking()
+                        await cursor.execute(statement, parameters, prepare=True)
+                        row = await cursor.fetchone()
+                except BaseException:
+                    # Failed, or cancelled mid-read: the connection's state is unknown, so it is not
+                    # used again.
+                    if cursor is not None:
+                        await _discard(cursor)
+                    raise
             self._idle.append(cursor)
             return None if row is None else tuple(row)
 
@@ -179,12 +169,7 @@ class RowReader:
         return connection.cursor()
 
     def _blocking_row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        with self._lock:
-            if self._connection is None and time.monotonic() < self._retry_at:
-                # A database that just kept the event loop waiting: 503 at once, rather than stall
-                # every request on a connection attempt of its own.
-                raise DatabaseUnavailable(UNAVAILABLE)
-            started = time.monotonic()
+        with self._lock, _Attempt(self, connected=self._connection is not None):
             try:
                 connection = self._connection or self._connect()
                 cursor = connection.cursor()
@@ -193,12 +178,9 @@ class RowReader:
                     row = cursor.fetchone()
                 finally:
                     cursor.close()
-            except Exception as error:
+            except Exception:
                 self._drop()
-                if time.monotonic() - started > _STALL_SECONDS:
-                    self._retry_at = time.monotonic() + self._retry_seconds
-                logger.warning("row read failed: %s", error.__class__.__name__)
-                raise DatabaseUnavailable(UNAVAILABLE) from error
+                raise
             return None if row is None else tuple(row)
 
     def _connect(self) -> PoolProxiedConnection:
@@ -221,6 +203,34 @@ class RowReader:
     def close(self) -> None:
         with self._lock:
             self._drop()
+
+
+class _Attempt:
+    """One read, on either path, whose failure is answered 503. While a read that stalled is recent
+    and no connection is at hand, 503 at once without trying (rather than stall every request on a
+    connection attempt of its own); a failure that held the caller past `_STALL_SECONDS` makes the
+    next `retry_seconds` answer so. A class, not a generator: it wraps every read."""
+
+    __slots__ = ("reader", "started")
+
+    def __init__(self, reader: RowReader, *, connected: bool) -> None:
+        self.reader = reader
+        self.started = 0.0
+        if not connected and time.monotonic() < reader._retry_at:
+            raise DatabaseUnavailable(UNAVAILABLE)
+
+    def __enter__(self) -> None:
+        self.started = time.monotonic()
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _trace: TracebackType | None
+    ) -> None:
+        if not isinstance(error, Exception):
+            return  # success, or a cancellation that goes on as it came
+        if time.monotonic() - self.started > _STALL_SECONDS:
+            self.reader._retry_at = time.monotonic() + self.reader._retry_seconds
+        logger.warning("row read failed: %s", error.__class__.__name__)
+        raise DatabaseUnavailable(UNAVAILABLE) from error
 
 
 async def _discard(cursor: psycopg.AsyncCursor[Any]) -> None:

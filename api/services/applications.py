@@ -29,7 +29,6 @@ from api.errors import (
 )
 from api.services.auth import Actor
 from api.services.catalogue import bump_catalogue_version
-from api.services.list_versions import bump_applicant_lists
 from api.services.sessions import SessionAdmission, find_session, find_session_admission
 from models.application import (
     ActorRef,
@@ -48,6 +47,7 @@ from models.application import (
     DiscountStatus,
     PaperApplicationCreate,
 )
+from models.base import stored_row
 from models.discount import Discount
 from models.training_session import SessionStatus, SessionTrainer, TrainingSession
 from models.user import Role, User
@@ -227,9 +227,9 @@ def submit_application(
     data: ApplicationCreate | PaperApplicationCreate,
     *,
     now: datetime,
-) -> ApplicationPublic:
+) -> Application:
     """A new `submitted` application: online by an applicant, or a paper file recorded by the
-    secretariat for an applicant's account; answered as its owner reads it."""
+    secretariat for an applicant's account."""
     # 404 for a session the caller may not see (a draft, a cancelled one), as for one that does not exist.
     session = find_session_admission(db, session_ref, include_private=actor.is_secretariat)
     today = paris_today(now)
@@ -282,63 +282,74 @@ def submit_application(
         "updated_at": now,
     }
     # INSERTs of their own rather than the unit of work, which cost a third of a submission.
-    submitted = _event_fields(actor, now, to_status=ApplicationStatus.submitted)
+    history = [_event_fields(actor, now, to_status=ApplicationStatus.submitted)]
+    if discount is not None:
+        history.append(
+            _event_fields(
+                actor, now, kind="discount", from_status=DiscountStatus.none, to_status=DiscountStatus.claimed
+            )
+        )
     try:
         # The partial unique index is the check: a second live application, concurrent or not, fails
         # here; the refusal rolls the whole request back, so no savepoint is needed.
-        application_id = _insert_application(db, row, submitted)
+        application_id = _insert_application(db, row, history)
     except IntegrityError as error:
         raise AlreadyApplied("This applicant already has an application to this session.") from error
-    if discount is not None:
-        claimed = _event_fields(
-            actor, now, kind="discount", from_status=DiscountStatus.none, to_status=DiscountStatus.claimed
-        )
-        db.connection().execute(_INSERT_EVENT, {"application_id": application_id, **claimed})
-    return ApplicationPublic(
-        id=application_id,
-        applicant=ApplicantRef(id=applicant.id, full_name=applicant.full_name, email=applicant.email),
-        billing=data.billing,
-        **{key: value for key, value in row.items() if key in _ANSWERED_COLUMNS},
-    )
+    # Answered from the values written, not loaded again.
+    return stored_row(Application, {"id": application_id, **row, "applicant": applicant})
 
 
 _APPLICATIONS = Application.__table__  # type: ignore[attr-defined]
 _EVENTS = ApplicationEvent.__table__  # type: ignore[attr-defined]
-_INSERT_APPLICATION = insert(_APPLICATIONS)
-_INSERT_EVENT = insert(_EVENTS)
 
 
-def _insert_application(db: Session, row: dict[str, Any], first_event: dict[str, Any]) -> int:
-    """Insert an application and the first row of its history; its id."""
+def _insert_application(db: Session, row: dict[str, Any], history: list[dict[str, Any]]) -> int:
+    """Insert an application and the first rows of its history; its id."""
     connection = db.connection()
+    inserts = _ApplicationInserts.of(tuple(row), tuple(history[0]))
+    application = {f"a_{name}": value for name, value in row.items()}
+    events = [{f"e_{name}": value for name, value in event.items()} for event in history]
     if connection.dialect.name == "postgresql":
-        # One statement, one round trip fewer: each cost a submission about a tenth of its time.
-        statement = _insert_with_first_event(tuple(row), tuple(first_event))
-        values = {f"a_{name}": value for name, value in row.items()}
-        values.update({f"e_{name}": value for name, value in first_event.items()})
-        application_id: int = connection.execute(statement, values).scalar_one()
-        return application_id
-    key = connection.execute(_INSERT_APPLICATION, row).inserted_primary_key
-    assert key is not None
-    connection.execute(_INSERT_EVENT, {"application_id": key[0], **first_event})
-    return int(key[0])
+        # The application and its first event in one statement: one round trip fewer, each cost a
+        # submission about a tenth of its time.
+        application_id: int = connection.execute(inserts.together, application | events[0]).scalar_one()
+        events = events[1:]
+    else:
+        key = connection.execute(inserts.application, application).inserted_primary_key
+        assert key is not None
+        application_id = key[0]
+    for event in events:
+        connection.execute(inserts.event, {"e_application_id": application_id, **event})
+    return application_id
 
 
-@functools.cache
-def _insert_with_first_event(application_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> Any:
-    """PostgreSQL's INSERT of an application with, in a CTE, the first event of its history; built
-    once per shape, with bound parameters."""
-    values = {name: bindparam(f"a_{name}", type_=_APPLICATIONS.c[name].type) for name in application_columns}
-    inserted = insert(_APPLICATIONS).values(values).returning(_APPLICATIONS.c.id).cte("inserted")
-    fields = [bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in event_columns]
-    return (
-        insert(_EVENTS)
-        .from_select(["application_id", *event_columns], select(inserted.c.id, *fields))
-        .returning(_EVENTS.c.application_id)
-    )
+@dataclass(frozen=True)
+class _ApplicationInserts:
+    """The INSERTs of an application and of its history's rows, from one description of each row:
+    its columns, bound as `a_<column>` and `e_<column>`. PostgreSQL runs both as one statement
+    (`together`: the event's INSERT reads the application's id from a CTE); SQLite, which has no
+    data-modifying CTE, runs them in turn."""
 
+    application: Any
+    event: Any
+    together: Any
 
-_ANSWERED_COLUMNS = frozenset(ApplicationPublic.model_fields) - {"id", "applicant", "billing"}
+    @staticmethod
+    @functools.cache
+    def of(application_columns: tuple[str, ...], event_columns: tuple[str, ...]) -> "_ApplicationInserts":
+        """Built once per shape, with bound parameters: building them cost more than running them."""
+        application = insert(_APPLICATIONS).values(
+            {name: bindparam(f"a_{name}", type_=_APPLICATIONS.c[name].type) for name in application_columns}
+        )
+        fields = {name: bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in event_columns}
+        event = insert(_EVENTS).values({"application_id": bindparam("e_application_id"), **fields})
+        inserted = application.returning(_APPLICATIONS.c.id).cte("inserted")
+        together = (
+            insert(_EVENTS)
+            .from_select(["application_id", *event_columns], select(inserted.c.id, *fields.values()))
+            .returning(_EVENTS.c.application_id)
+        )
+        return _ApplicationInserts(application, event, together)
 
 
 def _event_row(
@@ -594,8 +605,7 @@ def _leave_waiting_list(db: Session, application: Application) -> None:
     if position is not None:
         behind = col(Application.waitlist_position) > position
         same_list = col(Application.session_id) == application.session_id
-        # Those behind move up one place: their own lists change too.
-        bump_applicant_lists(db, select(Application.applicant_id).where(same_list, behind))
+        # Those behind move up one place; their lists' versions are bumped by the database (0012).
         db.execute(
             update(Application)
             .where(same_list, behind)

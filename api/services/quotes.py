@@ -2,8 +2,6 @@
 numbered without gaps when issued, frozen from then on, and printed for the payer to sign."""
 
 import functools
-from collections.abc import Mapping
-from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
@@ -28,6 +26,7 @@ from api.errors import (
 )
 from api.services.auth import Actor
 from models.application import Application, ApplicationStatus, DiscountStatus
+from models.base import stored_row
 from models.discount import Discount
 from models.quote import (
     BilledParty,
@@ -75,20 +74,16 @@ _BILLED = ("billed_name", "billed_organisation", "billed_address", "billed_email
 
 def to_public(quote: Quote, *, today: date) -> QuotePublic:
     """The representation the applicant and the secretariat read."""
-    return _public(quote.model_dump(), today=today)
-
-
-def _public(values: Mapping[str, Any], *, today: date) -> QuotePublic:
-    """`to_public` from a quote's column values, as a row or a model holds them."""
+    values = quote.model_dump()
     return QuotePublic(
         **{name: value for name, value in values.items() if name not in _BILLED and name in _PUBLIC},
-        status=_status_on(values["status"], values["valid_until"], today=today),
-        lines=[QuoteLine(**line) for line in values["lines"]],
+        status=_status_on(quote.status, quote.valid_until, today=today),
+        lines=[QuoteLine(**line) for line in quote.lines],
         billed_to=BilledParty(
-            name=values["billed_name"],
-            organisation=values["billed_organisation"],
-            address=values["billed_address"],
-            email=values["billed_email"],
+            name=quote.billed_name,
+            organisation=quote.billed_organisation,
+            address=quote.billed_address,
+            email=quote.billed_email,
         ),
     )
 
@@ -128,41 +123,12 @@ def find_secretariat_quote(db: Session, quote_id: int, *, actor: Actor) -> Quote
     return quote
 
 
-@dataclass(frozen=True)
-class _ReadSession:
-    """The columns of a session a quote is priced from, as read with the quote."""
-
-    title: str
-    start_date: date
-    end_date: date
-    days: int
-    hours: int
-    price_cents: int
-    currency: str
-
-
-@dataclass(frozen=True)
-class _ReadDiscount:
-    """The columns of a discount a quote is priced from, as read with the quote."""
-
-    id: int | None
-    code: str
-    label: str
-    percent: Decimal | None
-    amount_cents: int | None
-
-
-# What a quote is priced from: the ORM's instances, or the columns read with the quote.
-PricedSession = _ReadSession | TrainingSession
-PricedDiscount = _ReadDiscount | Discount
-
-
-def _training_label(session: PricedSession) -> str:
+def _training_label(session: TrainingSession) -> str:
     dates = french_date_range(session.start_date, session.end_date)
     return f"{session.title} — {dates}, {session.days} jours, {session.hours} heures"
 
 
-def _discount_label(discount: PricedDiscount) -> str:
+def _discount_label(discount: Discount) -> str:
     if discount.percent is not None:
         amount = format(discount.percent.normalize(), "f").replace(".", ",")
         how = f"{amount} %"
@@ -172,17 +138,18 @@ def _discount_label(discount: PricedDiscount) -> str:
 
 
 def _price(db: Session, quote: Quote, application: Application, session: TrainingSession) -> None:
-    """Set the lines and amounts from the session's price and the application's approved discount."""
-    discount = None
-    # Only an approved discount reaches a quote, and an application carries at most one.
-    if application.discount_status == DiscountStatus.approved and application.discount_id is not None:
-        discount = db.get(Discount, application.discount_id)
-    for name, value in _amounts(session, discount).items():
+    """Set the lines and amounts from the session's price and the application's discount."""
+    discount = None if application.discount_id is None else db.get(Discount, application.discount_id)
+    for name, value in _amounts(session, discount, discount_status=application.discount_status).items():
         setattr(quote, name, value)
 
 
-def _amounts(session: PricedSession, discount: PricedDiscount | None) -> dict[str, Any]:
-    """A quote's lines and amounts (its columns), at the session's price less the discount."""
+def _amounts(session: TrainingSession, discount: Discount | None, *, discount_status: str) -> dict[str, Any]:
+    """A quote's lines and amounts (its columns): the session's price, less the discount its
+    application carries (at most one) once the secretariat approved it: a claimed or refused one
+    never reaches a quote. The one rule, whether its rows were loaded or read as columns."""
+    if discount_status != DiscountStatus.approved:
+        discount = None
     subtotal = session.price_cents
     lines = [
         QuoteLine(
@@ -329,7 +296,7 @@ def issue_quote(
     actor: Actor,
     organisation: Organisation,
     now: datetime,
-) -> QuotePublic:
+) -> Quote:
     """Number a draft of a live application, date it, and freeze its amounts at the session's
     current price and what its PDF prints (the organisation, the session) as they are now.
 
@@ -348,21 +315,20 @@ def issue_quote(
     valid_until = data.valid_until if data is not None and data.valid_until is not None else today + VALIDITY
     if valid_until < today:
         raise ValidationFailed("valid_until cannot be before the issue date.", loc=["body", "valid_until"])
-    approved = row.application_discount_status == DiscountStatus.approved and row.discount_row_id is not None
-    session = _ReadSession(**{name: row._mapping[f"session_{name}"] for name in _PRICED_SESSION})
-    discount = _ReadDiscount(
-        id=row.discount_row_id,
-        code=row.discount_code,
-        label=row.discount_label,
-        percent=row.discount_percent,
-        amount_cents=row.discount_amount_cents,
+    # The session and the discount as their rows, from the columns read: priced as a loaded quote is.
+    priced = {name: row._mapping[f"session_{name}"] for name in _PRICED_SESSION}
+    session = stored_row(TrainingSession, {"id": row.session_id, **priced})
+    discount = (
+        None
+        if row.discount_row_id is None
+        else stored_row(Discount, {name: row._mapping[f"discount_row_{name}"] for name in _PRICED_DISCOUNT})
     )
     printed = {name: row._mapping[f"session_{name}"] for name in _PRINTED_SESSION}
     as_issued = QuoteAsIssued(
         organisation=organisation.as_issued(), session=SessionAsIssued(**printed)
     ).model_dump(mode="json")
     changes = {
-        **_amounts(session, discount if approved else None),
+        **_amounts(session, discount, discount_status=row.application_discount_status),
         "as_issued": as_issued,
         "number": next_quote_number(db, year=today.year),
         "status": QuoteStatus.issued,
@@ -372,11 +338,12 @@ def issue_quote(
     }
     new_values = {f"new_{name}": value for name, value in changes.items()}
     db.connection().execute(_issue_write(tuple(changes)), {"quote_id": quote_id, **new_values})
-    issued = {name: row._mapping[column.name] for name, column in _QUOTE.c.items()} | changes
-    return _public(issued, today=today)
+    return stored_row(Quote, {name: row._mapping[column.name] for name, column in _QUOTE.c.items()} | changes)
 
 
-_PRICED_SESSION = tuple(field.name for field in fields(_ReadSession))
+# What a quote is priced from (`_amounts`), read with the quote it issues.
+_PRICED_SESSION = ("title", "start_date", "end_date", "days", "hours", "price_cents", "currency")
+_PRICED_DISCOUNT = ("id", "code", "label", "percent", "amount_cents")
 _PRINTED_SESSION = tuple(SessionAsIssued.model_fields)
 _QUOTE = Quote.__table__  # type: ignore[attr-defined]
 _APPLICATION = Application.__table__  # type: ignore[attr-defined]
@@ -392,11 +359,7 @@ _ISSUE_READ = (
             _SESSION.c[name].label(f"session_{name}")
             for name in dict.fromkeys(_PRICED_SESSION + _PRINTED_SESSION)
         ),
-        _DISCOUNT.c.id.label("discount_row_id"),
-        _DISCOUNT.c.code.label("discount_code"),
-        _DISCOUNT.c.label.label("discount_label"),
-        _DISCOUNT.c.percent.label("discount_percent"),
-        _DISCOUNT.c.amount_cents.label("discount_amount_cents"),
+        *(_DISCOUNT.c[name].label(f"discount_row_{name}") for name in _PRICED_DISCOUNT),
     )
     .join(_APPLICATION, _APPLICATION.c.id == _QUOTE.c.application_id)
     .join(_SESSION, _SESSION.c.id == _QUOTE.c.session_id)

@@ -9,7 +9,9 @@ from sqlmodel import Session, col, select
 from api.errors import EmailTaken, NotFound, ValidationFailed
 from api.security import hash_password
 from api.services.catalogue import bump_catalogue_version
+from models.application import Application
 from models.credential import ApiKey, RefreshFamily, RefreshToken
+from models.training_session import TrainingSession
 from models.user import EMAIL_MAX_LENGTH, Role, User, UserCreate, UserRegister, UserUpdate
 
 
@@ -94,12 +96,26 @@ def list_users(db: Session, *, role: Role | None, limit: int, offset: int) -> tu
     return list(items), db.exec(count).one()
 
 
+def _lock_sessions_listing(db: Session, user: User) -> None:
+    """Lock, in id order, the sessions whose application lists show the user: the database bumps
+    them when the name changes (migration 0012), and every transaction locks sessions before
+    accounts (and before the catalogue's row), so a rename racing a decision never deadlocks."""
+    listing = select(Application.session_id).where(Application.applicant_id == user.id)
+    db.exec(
+        select(TrainingSession.id)
+        .where(col(TrainingSession.id).in_(listing))
+        .order_by(col(TrainingSession.id))
+        .with_for_update()
+    ).all()
+
+
 def update_user(db: Session, user: User, data: UserUpdate, *, now: datetime) -> User:
     """Rename or (de)activate; deactivation revokes every credential of the user at once, and
     reactivation brings none of them back."""
     changes = data.model_dump(exclude_unset=True)
     full_name = _clean_name(changes["full_name"]) if "full_name" in changes else user.full_name
     if full_name != user.full_name:
+        _lock_sessions_listing(db, user)
         user.full_name = full_name
         # Trainer names appear in the public listing.
         bump_catalogue_version(db)
