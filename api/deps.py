@@ -11,6 +11,7 @@ from api.config import Settings
 from api.db.transactions import get_db
 from api.edge.http_cache import require_if_match, strong_etag
 from api.errors import Forbidden, NotFound, Unauthorized
+from api.security import Passwords
 from api.services.applications import find_application, may_read
 from api.services.attendance import AttendanceSheetRenders
 from api.services.auth import Actor, authenticate
@@ -42,8 +43,14 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
+async def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
 async def get_attendance_sheets(request: Request) -> AttendanceSheetRenders:

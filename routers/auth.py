@@ -5,7 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 
-from api.deps import ClockDep, DbSession, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
+from api.deps import (
+    ClockDep,
+    DbSession,
+    PasswordsDep,
+    ResourceId,
+    Secretariat,
+    SecretariatInPerson,
+    SettingsDep,
+)
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.problem import problem_responses
 from api.services import auth as auth_service
@@ -42,8 +50,10 @@ class LoginForm(BaseModel):
     summary="Open an applicant account",
     responses=problem_responses(409, 422),
 )
-def register(data: UserRegister, response: Response, db: DbSession, clock: ClockDep) -> UserPublic:
-    user = user_service.register_applicant(db, data, now=clock.now())
+def register(
+    data: UserRegister, response: Response, db: DbSession, clock: ClockDep, passwords: PasswordsDep
+) -> UserPublic:
+    user = user_service.register_applicant(db, data, now=clock.now(), passwords=passwords)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserPublic.model_validate(user)
 
@@ -60,6 +70,7 @@ def log_in(
     response: Response,
     db: DbSession,
     settings: SettingsDep,
+    passwords: PasswordsDep,
     clock: ClockDep,
 ) -> TokenPair:
     _no_store(response)
@@ -69,6 +80,7 @@ def log_in(
         password=form.password,
         client_address=request.client.host if request.client else "unknown",
         settings=settings,
+        passwords=passwords,
         now=clock.now(),
     )
 

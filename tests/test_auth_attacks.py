@@ -68,7 +68,15 @@ def client_from(app: FastAPI, address: str, port: int = 5000) -> TestClient:
 
 def add_user(app: FastAPI, clock: FixedClock, email: str, role: Role = Role.applicant) -> None:
     with open_session(app.state.engine, write=True) as db:
-        create_user(db, email=email, password=PASSWORD, full_name="Compte Test", role=role, now=clock.now())
+        create_user(
+            db,
+            email=email,
+            password=PASSWORD,
+            full_name="Compte Test",
+            role=role,
+            now=clock.now(),
+            passwords=app.state.passwords,
+        )
         db.commit()
 
 

@@ -24,11 +24,11 @@ from api.errors import (
 from api.security import (
     API_KEY_PREFIX,
     REFRESH_TOKEN_PREFIX,
+    Passwords,
     create_access_token,
     decode_access_token,
     digest,
     new_opaque_secret,
-    verify_password,
 )
 from api.services.users import find_user_by_email, normalize_email
 from models.base import MAX_INT
@@ -187,7 +187,14 @@ def _record_failure(
 
 
 def log_in(
-    db: Session, *, email: str, password: str, client_address: str, settings: Settings, now: datetime
+    db: Session,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    settings: Settings,
+    passwords: Passwords,
+    now: datetime,
 ) -> TokenPair:
     """Exchange an email and password for a token pair, at most `login_attempts_limit` attempts per
     account (failed or in flight) and `login_failures_per_address_limit` failures per address in the
@@ -200,7 +207,7 @@ def log_in(
     # The attempt counts against its account for every process before its password is checked, and
     # no lock is held while Argon2 runs: this flow spans two transactions on purpose.
     db.commit()
-    if not verify_password(password, stored_hash) or user is None:
+    if not passwords.verify(password, stored_hash) or user is None:
         _record_failure(db, attempt_id, client_address=address, settings=settings, now=now)
         raise InvalidCredentials("The email or the password is wrong.")
     # Locked so that a deactivation either comes first and refuses this login, or waits and
