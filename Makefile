@@ -32,6 +32,7 @@ lint: install
 	$(BIN)/mypy
 
 # ruff (lint and format), hadolint, mypy, then the whole suite (SQLite; PostgreSQL too when ATELIERS_TEST_DATABASE_URL is set).
+# pytest runs it on the worker processes that addopts in pyproject.toml names (-n).
 test: lint
 	$(BIN)/pytest
 

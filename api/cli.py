@@ -49,6 +49,7 @@ def migrate(_: argparse.Namespace) -> int:
 
 def create_user(args: argparse.Namespace) -> int:
     from api.errors import DomainError
+    from api.security import Passwords
     from api.services.users import create_user as create
     from models.user import Role
 
@@ -61,6 +62,7 @@ def create_user(args: argparse.Namespace) -> int:
                 full_name=args.full_name,
                 role=Role(args.role),
                 now=SystemClock().now(),
+                passwords=Passwords.from_settings(get_settings()),
             )
     except DomainError as error:
         print(error.detail, file=sys.stderr)
@@ -71,9 +73,10 @@ def create_user(args: argparse.Namespace) -> int:
 
 def seed_demo(_: argparse.Namespace) -> int:
     from api.demo import seed_demo as seed
+    from api.security import Passwords
 
     with _transaction() as db:
-        accounts = seed(db, now=SystemClock().now())
+        accounts = seed(db, now=SystemClock().now(), passwords=Passwords.from_settings(get_settings()))
     print("Demo data ready. Accounts (email / password / role):")
     for account in accounts:
         print(f"  {account.email:34} {account.password:24} {account.role}")

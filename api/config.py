@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     # What one process may hold of rendered public answers (api/edge/http_cache.py).
     rendered_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024)
 
+    # Argon2id cost of new password hashes (api/security.py); a stored hash is verified at the cost it
+    # was made with. The defaults are OWASP's first recommendation (19 MiB, 2 passes, 1 lane); the
+    # test suite sets the least Argon2 allows, and production refuses less than OWASP's weakest.
+    password_hash_time_cost: int = Field(default=2, ge=1, le=100)
+    password_hash_memory_kib: int = Field(default=19 * 1024, ge=8, le=4 * 1024 * 1024)
+    password_hash_parallelism: int = Field(default=1, ge=1, le=64)
+
     webhook_allow_private: bool = False
 
     # Proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
@@ -120,6 +127,19 @@ class Settings(BaseSettings):
             raise ValueError("ATELIERS_SECRET_KEY is a published key; generate a new one")
         if self.env == "production" and len(key) < 32:
             raise ValueError("ATELIERS_SECRET_KEY must be at least 32 bytes in production")
+        return self
+
+    @model_validator(mode="after")
+    def _password_hash_cost_fits_environment(self) -> "Settings":
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError("ATELIERS_PASSWORD_HASH_MEMORY_KIB must be at least 8 per lane of parallelism")
+        # OWASP's weakest Argon2id setting is 7 MiB for 5 passes: test parameters never reach production.
+        memory, passes = self.password_hash_memory_kib, self.password_hash_time_cost
+        if self.env == "production" and (memory < 7 * 1024 or memory * passes < 7 * 1024 * 5):
+            raise ValueError(
+                "ATELIERS_PASSWORD_HASH_MEMORY_KIB and _TIME_COST are below OWASP's weakest Argon2id "
+                "setting (7168 KiB for 5 passes) in production"
+            )
         return self
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from typing import cast
 from sqlmodel import Session, select
 
 from api.clock import paris_today
+from api.security import Passwords
 from api.services.applications import (
     decide_application,
     decide_discount,
@@ -195,7 +196,7 @@ BROCHURE_DISCOUNTS = (
 BROCHURE_DISCOUNT_PERCENT = Decimal("10")
 
 
-def _account(db: Session, account: DemoAccount, *, now: datetime) -> User:
+def _account(db: Session, account: DemoAccount, *, now: datetime, passwords: Passwords) -> User:
     existing = find_user_by_email(db, account.email)
     if existing is not None:
         return existing
@@ -206,6 +207,7 @@ def _account(db: Session, account: DemoAccount, *, now: datetime) -> User:
         full_name=account.full_name,
         role=account.role,
         now=now,
+        passwords=passwords,
     )
 
 
@@ -267,9 +269,9 @@ def seed_brochure_discounts(db: Session, *, now: datetime) -> list[Discount]:
     return discounts
 
 
-def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
+def seed_demo(db: Session, *, now: datetime, passwords: Passwords) -> list[DemoAccount]:
     """Load the demo data; what already exists is left as it is, so a second run changes nothing."""
-    users = {account.email: _account(db, account, now=now) for account in DEMO_ACCOUNTS}
+    users = {account.email: _account(db, account, now=now, passwords=passwords) for account in DEMO_ACCOUNTS}
     trainer_ids = [u.id for u in users.values() if u.role == Role.trainer and u.id is not None]
     _edition(
         db,
@@ -294,7 +296,7 @@ def seed_demo(db: Session, *, now: datetime) -> list[DemoAccount]:
         now=now,
     )
     seed_brochure_discounts(db, now=now)
-    _live_season(db, next_edition, secretariat=users[DEMO_ACCOUNTS[0].email], now=now)
+    _live_season(db, next_edition, secretariat=users[DEMO_ACCOUNTS[0].email], now=now, passwords=passwords)
     return list(DEMO_ACCOUNTS)
 
 
@@ -446,7 +448,9 @@ SEASON = (
 )
 
 
-def _live_season(db: Session, session: TrainingSession, *, secretariat: User, now: datetime) -> None:
+def _live_season(
+    db: Session, session: TrainingSession, *, secretariat: User, now: datetime, passwords: Passwords
+) -> None:
     """About a dozen applications to the next edition, in every state, made through the admission
     rules so that seats, waiting list and history agree; nothing when the session already has any."""
     today = paris_today(now)
@@ -457,7 +461,7 @@ def _live_season(db: Session, session: TrainingSession, *, secretariat: User, no
     staff = Actor(user=secretariat, role=Role.secretariat)
     for entry in SEASON:
         account = DemoAccount(entry.email, SEASON_PASSWORD, entry.full_name, Role.applicant)
-        applicant = _account(db, account, now=now)
+        applicant = _account(db, account, now=now, passwords=passwords)
         fields = {
             "motivation": entry.motivation,
             "organisation": entry.organisation,

@@ -12,6 +12,7 @@ from api.db.transactions import WriteRunner, get_db, get_writes
 from api.documents.attendance_sheet import AttendanceSheetRenders
 from api.edge.http_cache import require_if_match, strong_etag
 from api.errors import Forbidden, NotFound, Unauthorized
+from api.security import Passwords
 from api.services.applications import find_application, find_owned_application, may_read
 from api.services.auth import Actor, authenticate
 from api.services.certificates import find_certificate
@@ -44,8 +45,14 @@ async def get_clock(request: Request) -> Clock:
     return clock
 
 
+async def get_passwords(request: Request) -> Passwords:
+    passwords: Passwords = request.app.state.passwords
+    return passwords
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
+PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
 
 
 async def get_attendance_sheets(request: Request) -> AttendanceSheetRenders:

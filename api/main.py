@@ -29,6 +29,7 @@ from api.edge.middleware import (
 )
 from api.edge.problem import PROBLEM_MEDIA_TYPE, install_problem_handlers
 from api.observability import configure_logging
+from api.security import Passwords
 from routers import (
     application_documents,
     applications,
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
+    app.state.passwords = Passwords.from_settings(settings)
     app.state.rendered_cache = RenderedCache(max_bytes=settings.rendered_cache_bytes)
     app.state.attendance_sheets = AttendanceSheetRenders(app.state.rendered_cache)
     app.state.rows = rows

@@ -21,31 +21,51 @@ ALGORITHM = "HS256"
 API_KEY_PREFIX = "atk_"
 REFRESH_TOKEN_PREFIX = "rt_"
 
-# Argon2id at OWASP's first recommended setting (19 MiB, 2 passes, 1 lane): tens of ms a login.
-_password_hash = PasswordHash((Argon2Hasher(time_cost=2, memory_cost=19456, parallelism=1),))
-# Verified against when the email is unknown, so that both failures cost the same time.
-_DUMMY_HASH = _password_hash.hash("not a real password, only here to spend time")
 # One hash at a time per processor, less one: a burst of logins queues here instead of taking every
 # core (and 19 MiB each) from the requests that hold a database lock, which then timed out (503).
 _HASHING = threading.BoundedSemaphore(max(1, (os.cpu_count() or 1) - 1))
 
 
-def hash_password(password: str) -> str:
-    """Argon2 hash of a password; CPU-heavy, so call it from a threadpool."""
-    with _HASHING:
-        return _password_hash.hash(password)
+class Passwords:
+    """Argon2id password hashes at the cost the settings name (`ATELIERS_PASSWORD_HASH_*`).
 
+    Only new hashes take that cost: Argon2 writes its parameters into each hash, and a stored hash
+    is verified with its own, so lowering or raising the cost never locks anyone out. Hashing is
+    CPU-heavy: call these from a threadpool.
+    """
 
-def verify_password(password: str, password_hash: str | None) -> bool:
-    """Check a password, spending the same time when there is no account to check against."""
-    with _HASHING:
-        if password_hash is None:
-            _password_hash.verify(password, _DUMMY_HASH)
-            return False
-        try:
-            return _password_hash.verify(password, password_hash)
-        except Exception:  # a malformed stored hash is a failed login, never a 500
-            return False
+    def __init__(self, *, time_cost: int, memory_kib: int, parallelism: int) -> None:
+        argon2 = Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+        self._hash = PasswordHash((argon2,))
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Passwords":
+        return cls(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+            parallelism=settings.password_hash_parallelism,
+        )
+
+    @functools.cached_property
+    def _dummy_hash(self) -> str:
+        # Verified against when the email is unknown, so that both failures cost the same time.
+        return self._hash.hash("not a real password, only here to spend time")
+
+    def hash(self, password: str) -> str:
+        """The Argon2id hash of a password, at this object's cost."""
+        with _HASHING:
+            return self._hash.hash(password)
+
+    def verify(self, password: str, password_hash: str | None) -> bool:
+        """Check a password, spending the same time when there is no account to check against."""
+        with _HASHING:
+            if password_hash is None:
+                self._hash.verify(password, self._dummy_hash)
+                return False
+            try:
+                return self._hash.verify(password, password_hash)
+            except Exception:  # a malformed stored hash is a failed login, never a 500
+                return False
 
 
 def digest(secret: str) -> str:

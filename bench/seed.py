@@ -23,7 +23,7 @@ from api.clock import paris_today
 from api.config import Settings
 from api.demo import seed_brochure_discounts
 from api.documents.layout import Organisation
-from api.security import hash_password
+from api.security import Passwords
 from api.services.quotes import VAT_NOTE, VAT_RATE, percent_off
 from api.services.sessions import fold_for_search
 from models.training_session import SessionAsIssued
@@ -176,10 +176,15 @@ def _sessions(plan: SeedPlan, *, today: date, now: datetime) -> tuple[list[dict[
     return rows, statuses
 
 
+# Hashed at the settings' default cost, the bench server's: its logins cost what production's do.
+_COSTS = ("time_cost", "memory_kib", "parallelism")
+PASSWORDS = Passwords(**{name: Settings.model_fields[f"password_hash_{name}"].default for name in _COSTS})
+
+
 def _users(plan: SeedPlan, *, now: datetime) -> tuple[list[dict[str, Any]], int]:
     """The secretariat, trainers and applicants; returns the rows and the number of trainers."""
     # Argon2 costs tens of ms a hash: only the accounts that log in get their own.
-    shared_hash = hash_password("an applicant who never logs in during the bench")
+    shared_hash = PASSWORDS.hash("an applicant who never logs in during the bench")
     trainers = 8
 
     def user(email: str, name: str, role: str, password_hash: str) -> dict[str, Any]:
@@ -194,11 +199,12 @@ def _users(plan: SeedPlan, *, now: datetime) -> tuple[list[dict[str, Any]], int]
             "updated_at": now - timedelta(days=300),
         }
 
-    rows = [user(SECRETARIAT_EMAIL, "Claire Secrétariat", "secretariat", hash_password(SECRETARIAT_PASSWORD))]
+    secretariat_hash = PASSWORDS.hash(SECRETARIAT_PASSWORD)
+    rows = [user(SECRETARIAT_EMAIL, "Claire Secrétariat", "secretariat", secretariat_hash)]
     rows += [
         user(f"trainer-{n}@bench.example", f"Formatrice {n}", "trainer", shared_hash) for n in range(trainers)
     ]
-    rows.append(user(APPLICANT_EMAIL, "Camille Durand", "applicant", hash_password(APPLICANT_PASSWORD)))
+    rows.append(user(APPLICANT_EMAIL, "Camille Durand", "applicant", PASSWORDS.hash(APPLICANT_PASSWORD)))
     total = plan.applicants + plan.fresh_applicants
     rows += [
         user(f"applicant-{n:05d}@bench.example", f"Candidate {n}", "applicant", shared_hash)

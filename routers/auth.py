@@ -1,12 +1,22 @@
 """Registration, tokens and API keys."""
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response, status
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ClockDep, DbSession, HotWrites, ResourceId, Secretariat, SecretariatInPerson, SettingsDep
+from api.deps import (
+    ClockDep,
+    DbSession,
+    HotWrites,
+    PasswordsDep,
+    ResourceId,
+    Secretariat,
+    SecretariatInPerson,
+    SettingsDep,
+)
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.problem import problem_responses
 from api.services import auth as auth_service
@@ -43,8 +53,10 @@ class LoginForm(BaseModel):
     summary="Open an applicant account",
     responses=problem_responses(409, 422),
 )
-def register(data: UserRegister, response: Response, db: DbSession, clock: ClockDep) -> UserPublic:
-    user = user_service.register_applicant(db, data, now=clock.now())
+def register(
+    data: UserRegister, response: Response, db: DbSession, clock: ClockDep, passwords: PasswordsDep
+) -> UserPublic:
+    user = user_service.register_applicant(db, data, now=clock.now(), passwords=passwords)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserPublic.model_validate(user)
 
@@ -61,6 +73,7 @@ async def log_in(
     response: Response,
     writes: HotWrites,
     settings: SettingsDep,
+    passwords: PasswordsDep,
     clock: ClockDep,
 ) -> TokenPair:
     _no_store(response)
@@ -72,7 +85,9 @@ async def log_in(
             db, email=form.username, client_address=address, settings=settings, now=clock.now()
         )
     )
-    matched = await run_in_threadpool(auth_service.password_matches, login, form.password)
+    matched = await run_in_threadpool(
+        partial(auth_service.password_matches, login, form.password, passwords=passwords)
+    )
     return await writes.run(
         lambda db: auth_service.finish_login(
             db, login, password_matched=matched, settings=settings, now=clock.now()

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from api.deps import ClockDep, CurrentUser, DbSession, Secretariat, VisibleUser
+from api.deps import ClockDep, CurrentUser, DbSession, PasswordsDep, Secretariat, VisibleUser
 from api.edge.body_limits import BoundedBodyRoute
 from api.edge.problem import problem_responses
 from api.services import users as user_service
@@ -26,9 +26,14 @@ def get_me(actor: CurrentUser) -> UserPublic:
     responses=problem_responses(401, 403, 409, 422),
 )
 def create_user(
-    data: UserCreate, response: Response, actor: Secretariat, db: DbSession, clock: ClockDep
+    data: UserCreate,
+    response: Response,
+    actor: Secretariat,
+    db: DbSession,
+    clock: ClockDep,
+    passwords: PasswordsDep,
 ) -> UserPublic:
-    user = user_service.create_staff_user(db, data, now=clock.now())
+    user = user_service.create_staff_user(db, data, now=clock.now(), passwords=passwords)
     response.headers["Location"] = f"/api/v1/users/{user.id}"
     return UserPublic.model_validate(user)
 

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -40,6 +41,16 @@ TEST_SECRET_KEY = secrets.token_urlsafe(48)
 # A Thursday in winter, Paris time 10:00: the clock every test starts from.
 START = datetime(2027, 1, 14, 9, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery staple"
+# The least Argon2 allows (production's is ~2,400 times the work): the suite hashes and verifies a
+# password for nearly every test, and the settings' defaults are tested in test_settings.py.
+CHEAP_PASSWORD_HASHING: dict[str, Any] = {
+    "password_hash_time_cost": 1,
+    "password_hash_memory_kib": 8,
+    "password_hash_parallelism": 1,
+}
+CHEAP_PASSWORD_HASHING_ENV = {
+    f"ATELIERS_{name.upper()}": str(value) for name, value in CHEAP_PASSWORD_HASHING.items()
+}
 
 
 def _admin_connection(url: str) -> psycopg.Connection:
@@ -112,6 +123,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         database_url=database_url,
         secret_key=TEST_SECRET_KEY,
         storage_dir=str(tmp_path / "storage"),
+        **CHEAP_PASSWORD_HASHING,
     )
 
 
@@ -217,6 +229,7 @@ def make_user(app: FastAPI, clock: FixedClock) -> Iterator[UserFactory]:
                 full_name=full_name or f"{role.value.title()} Test",
                 role=role,
                 now=clock.now(),
+                passwords=app.state.passwords,
             )
         client = _client(app)
         answer = client.post("/auth/token", data={"username": email, "password": PASSWORD})
@@ -284,6 +297,7 @@ def start_live_servers(count: int, *, database_url: str, directory: Path) -> Ite
         "ATELIERS_STORAGE_DIR": str(directory),
         "ATELIERS_HEADER_TIMEOUT_SECONDS": str(LIVE_HEADER_TIMEOUT_SECONDS),
         "ATELIERS_BODY_TIMEOUT_SECONDS": str(LIVE_BODY_TIMEOUT_SECONDS),
+        **CHEAP_PASSWORD_HASHING_ENV,
     }
     processes: list[subprocess.Popen[bytes]] = []
     servers: list[LiveServer] = []

@@ -1134,7 +1134,7 @@ def test_a_paper_file_is_recorded_with_the_secretariat_as_actor(secretariat, sea
 def test_the_demo_seed_gives_the_next_edition_a_season_in_every_state_and_runs_twice(app, anonymous, clock):
     def seed() -> None:
         with open_session(app.state.engine, write=True) as db:
-            seed_demo(db, now=clock.now())
+            seed_demo(db, now=clock.now(), passwords=app.state.passwords)
             db.commit()
 
     seed()

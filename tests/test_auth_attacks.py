@@ -25,7 +25,15 @@ from api.db.engine import open_session
 from api.main import create_app
 from api.services.users import create_user
 from models.user import Role
-from tests.conftest import PASSWORD, START, TEST_SECRET_KEY, AppClient, serving
+from tests.conftest import (
+    CHEAP_PASSWORD_HASHING,
+    CHEAP_PASSWORD_HASHING_ENV,
+    PASSWORD,
+    START,
+    TEST_SECRET_KEY,
+    AppClient,
+    serving,
+)
 from tests.problems import assert_problem, assert_unauthorized
 from tests.test_auth import bearer, registration, request_token, service_claims, signed
 
@@ -49,6 +57,7 @@ def make_app(settings: Settings, clock: FixedClock) -> Iterator[AppFactory]:
             "database_url": settings.database_url,
             "secret_key": TEST_SECRET_KEY,
             "storage_dir": settings.storage_dir,
+            **CHEAP_PASSWORD_HASHING,
             **changes,
         }
         application = create_app(Settings(_env_file=None, **fields), clock=clock)
@@ -66,7 +75,15 @@ def client_from(app: FastAPI, address: str, port: int = 5000) -> TestClient:
 
 def add_user(app: FastAPI, clock: FixedClock, email: str, role: Role = Role.applicant) -> None:
     with open_session(app.state.engine, write=True) as db:
-        create_user(db, email=email, password=PASSWORD, full_name="Compte Test", role=role, now=clock.now())
+        create_user(
+            db,
+            email=email,
+            password=PASSWORD,
+            full_name="Compte Test",
+            role=role,
+            now=clock.now(),
+            passwords=app.state.passwords,
+        )
         db.commit()
 
 
@@ -85,7 +102,11 @@ def test_a_token_signed_with_the_published_development_key_is_refused_in_develop
     database_url: str, tmp_path: Path, clock: FixedClock
 ) -> None:
     settings = Settings(
-        _env_file=None, env="development", database_url=database_url, storage_dir=str(tmp_path)
+        _env_file=None,
+        env="development",
+        database_url=database_url,
+        storage_dir=str(tmp_path),
+        **CHEAP_PASSWORD_HASHING,
     )
     app = create_app(settings, clock=clock)
     with serving(app):
@@ -225,6 +246,7 @@ def _serve(database_url: str, tmp_path: Path, **env: str) -> tuple[subprocess.Po
         "ATELIERS_SECRET_KEY": TEST_SECRET_KEY,
         "ATELIERS_DATABASE_URL": database_url,
         "ATELIERS_STORAGE_DIR": str(tmp_path),
+        **CHEAP_PASSWORD_HASHING_ENV,
         **env,
     }
     command = [sys.executable, "-m", "api.cli", "serve", "--port", str(port)]

@@ -12,7 +12,7 @@ from api.clock import FixedClock
 from api.config import Settings, get_settings
 from api.db.engine import build_engine, open_session
 from models.discount import Discount
-from tests.conftest import TEST_SECRET_KEY
+from tests.conftest import CHEAP_PASSWORD_HASHING_ENV, TEST_SECRET_KEY
 
 
 @pytest.fixture
@@ -22,6 +22,8 @@ def ateliers(database_url: str, tmp_path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("ATELIERS_SECRET_KEY", TEST_SECRET_KEY)
     monkeypatch.setenv("ATELIERS_DATABASE_URL", database_url)
     monkeypatch.setenv("ATELIERS_STORAGE_DIR", str(tmp_path))
+    for name, value in CHEAP_PASSWORD_HASHING_ENV.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     yield main
     get_settings.cache_clear()

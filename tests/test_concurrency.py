@@ -265,15 +265,30 @@ def test_correct_logins_from_one_address_are_never_refused_by_the_logins_in_flig
 
 @pytest.fixture
 def impatient_app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
-    """The service with a one-second database timeout: a write that waits longer answers 503."""
-    application = create_app(settings.model_copy(update={"database_timeout_seconds": 1}), clock=clock)
+    """The service with a one-second database timeout: a write that waits longer answers 503; and
+    hashing at production's cost (the settings' defaults), which a lock held while hashing would cost."""
+    production_cost = {
+        name: field.default
+        for name, field in Settings.model_fields.items()
+        if name.startswith("password_hash_")
+    }
+    impatient = settings.model_copy(update={"database_timeout_seconds": 1, **production_cost})
+    application = create_app(impatient, clock=clock)
     with serving(application):
         yield application
 
 
 def _staff(app: FastAPI, clock: FixedClock, role: Role, email: str) -> None:
     with open_session(app.state.engine, write=True) as db:
-        create_user(db, email=email, password=PASSWORD, full_name="Compte Test", role=role, now=clock.now())
+        create_user(
+            db,
+            email=email,
+            password=PASSWORD,
+            full_name="Compte Test",
+            role=role,
+            now=clock.now(),
+            passwords=app.state.passwords,
+        )
         db.commit()
 
 

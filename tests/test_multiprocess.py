@@ -23,9 +23,10 @@ from sqlalchemy.engine import Engine
 from api.clock import paris_today
 from api.config import Settings
 from api.db.engine import build_engine, open_session
+from api.security import Passwords
 from api.services.users import create_user
 from models.user import Role
-from tests.conftest import PASSWORD, TEST_SECRET_KEY, LiveServer
+from tests.conftest import CHEAP_PASSWORD_HASHING, PASSWORD, TEST_SECRET_KEY, LiveServer
 from tests.factories import application_payload, discount_payload, session_payload
 
 Params = dict[str, str | int]
@@ -38,6 +39,11 @@ class Caller:
     a: httpx.Client
     b: httpx.Client
     user_id: int | None = None
+
+
+# Hashes as cheap as the live servers make them (tests/conftest.py).
+CHEAP = Settings(env="test", secret_key=TEST_SECRET_KEY, **CHEAP_PASSWORD_HASHING)
+PASSWORDS = Passwords.from_settings(CHEAP)
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +76,13 @@ def connect(live_servers: tuple[LiveServer, LiveServer], engine: Engine) -> Iter
         email = f"{role.value}-{uuid.uuid4().hex[:8]}@example.org"
         with open_session(engine, write=True) as db:
             user = create_user(
-                db, email=email, password=PASSWORD, full_name=full_name, role=role, now=datetime.now(UTC)
+                db,
+                email=email,
+                password=PASSWORD,
+                full_name=full_name,
+                role=role,
+                now=datetime.now(UTC),
+                passwords=PASSWORDS,
             )
             db.commit()
             caller.user_id = user.id

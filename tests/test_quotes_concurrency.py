@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import make_url
 
-from tests.conftest import TEST_SECRET_KEY, AppClient, _admin_connection
+from tests.conftest import CHEAP_PASSWORD_HASHING_ENV, TEST_SECRET_KEY, AppClient, _admin_connection
 from tests.factories import insert_application, published_session
 
 QUOTES = 50
@@ -86,6 +86,7 @@ def two_servers(database_url: str, tmp_path) -> Iterator[list[str]]:
         "ATELIERS_DATABASE_URL": database_url,
         "ATELIERS_STORAGE_DIR": str(tmp_path),
         "ATELIERS_LOG_LEVEL": "WARNING",
+        **CHEAP_PASSWORD_HASHING_ENV,
     }
     ports = [_free_port(), _free_port()]
     processes = [

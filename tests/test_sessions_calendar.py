@@ -332,7 +332,7 @@ def test_calendar_feed_answers_304_and_changes_after_a_write(anonymous, secretar
 def seed(app: FastAPI, clock: FixedClock) -> Callable[[], None]:
     def run() -> None:
         with open_session(app.state.engine, write=True) as db:
-            seed_demo(db, now=clock.now())
+            seed_demo(db, now=clock.now(), passwords=app.state.passwords)
             db.commit()
 
     return run

@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.config import Settings
+from api.security import Passwords
 
 # The foundation's development default: it is in this repository's history, so it is refused.
 PUBLISHED_KEY = "development-only-secret-key-do-not-use-in-production"
@@ -118,3 +119,57 @@ def test_an_invalid_siret_is_refused(value: str) -> None:
 
 def test_a_valid_siret_is_kept_in_its_printed_form() -> None:
     assert Settings(env="development", org_siret="73282932000074").org_siret == "732 829 320 00074"
+
+
+# The cost of password hashes
+
+
+def test_a_deployment_that_names_no_hashing_cost_gets_owasps_argon2id(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"):
+        monkeypatch.delenv(f"ATELIERS_PASSWORD_HASH_{name}", raising=False)
+    settings = Settings(env="production", secret_key="k" * 40, _env_file=None, **PRODUCTION_ORG)
+    costs = (
+        settings.password_hash_time_cost,
+        settings.password_hash_memory_kib,
+        settings.password_hash_parallelism,
+    )
+    assert costs == (2, 19456, 1)
+    assert (
+        Passwords.from_settings(settings).hash("a passphrase").startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    )
+
+
+@pytest.mark.parametrize("time_cost, memory_kib", [(1, 8), (1, 19456), (5, 7167)])
+def test_production_refuses_a_hashing_cost_below_owasps_weakest(time_cost: int, memory_kib: int) -> None:
+    with pytest.raises(ValidationError, match="below OWASP"):
+        Settings(
+            env="production",
+            secret_key="k" * 40,
+            password_hash_time_cost=time_cost,
+            password_hash_memory_kib=memory_kib,
+            **PRODUCTION_ORG,
+        )
+    weakest = Settings(
+        env="production",
+        secret_key="k" * 40,
+        password_hash_time_cost=5,
+        password_hash_memory_kib=7168,
+        **PRODUCTION_ORG,
+    )
+    assert weakest.env == "production"
+
+
+def test_a_hash_is_verified_at_the_cost_it_was_made_with() -> None:
+    strong = Passwords(time_cost=2, memory_kib=19456, parallelism=1)
+    cheap = Passwords(time_cost=1, memory_kib=8, parallelism=1)
+    made_strong, made_cheap = strong.hash("a passphrase"), cheap.hash("a passphrase")
+    assert made_cheap.startswith("$argon2id$v=19$m=8,t=1,p=1$")
+    assert cheap.verify("a passphrase", made_strong) and strong.verify("a passphrase", made_cheap)
+    assert not cheap.verify("another passphrase", made_strong)
+
+
+def test_the_memory_cost_must_hold_8_kib_per_lane() -> None:
+    with pytest.raises(ValidationError, match="8 per lane"):
+        Settings(env="development", password_hash_memory_kib=8, password_hash_parallelism=2)

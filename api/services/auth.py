@@ -24,11 +24,11 @@ from api.errors import (
 from api.security import (
     API_KEY_PREFIX,
     REFRESH_TOKEN_PREFIX,
+    Passwords,
     create_access_token,
     decode_access_token,
     digest,
     new_opaque_secret,
-    verify_password,
 )
 from api.services.users import find_user_by_email, normalize_email
 from models.base import MAX_INT
@@ -216,9 +216,9 @@ def begin_login(
     )
 
 
-def password_matches(login: PendingLogin, password: str) -> bool:
+def password_matches(login: PendingLogin, password: str, *, passwords: Passwords) -> bool:
     """Argon2's check of the password (slow on purpose): run it outside any transaction."""
-    return verify_password(password, login.password_hash)
+    return passwords.verify(password, login.password_hash)
 
 
 def finish_login(

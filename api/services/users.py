@@ -7,7 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from api.errors import EmailTaken, NotFound, ValidationFailed
-from api.security import hash_password
+from api.security import Passwords
 from api.services.catalogue import bump_catalogue_version
 from models.application import Application
 from models.credential import ApiKey, RefreshFamily, RefreshToken
@@ -38,12 +38,14 @@ def find_user_by_email(db: Session, email: str) -> User | None:
     return db.exec(select(User).where(User.email == normalize_email(email))).first()
 
 
-def create_user(db: Session, *, email: str, password: str, full_name: str, role: Role, now: datetime) -> User:
-    """A new account; the email is unique whatever its case."""
+def create_user(
+    db: Session, *, email: str, password: str, full_name: str, role: Role, now: datetime, passwords: Passwords
+) -> User:
+    """A new account, its password hashed by `passwords`; the email is unique whatever its case."""
     email = normalize_email(email)
     full_name = _clean_name(full_name)
     # Hashed before the first query, so that no write lock is held while Argon2 runs.
-    password_hash = hash_password(password)
+    password_hash = passwords.hash(password)
     if find_user_by_email(db, email) is not None:
         raise EmailTaken(f"An account already uses {email}.")
     user = User(
@@ -65,17 +67,29 @@ def create_user(db: Session, *, email: str, password: str, full_name: str, role:
     return user
 
 
-def register_applicant(db: Session, data: UserRegister, *, now: datetime) -> User:
+def register_applicant(db: Session, data: UserRegister, *, now: datetime, passwords: Passwords) -> User:
     """Anyone may open an applicant account."""
     return create_user(
-        db, email=data.email, password=data.password, full_name=data.full_name, role=Role.applicant, now=now
+        db,
+        email=data.email,
+        password=data.password,
+        full_name=data.full_name,
+        role=Role.applicant,
+        now=now,
+        passwords=passwords,
     )
 
 
-def create_staff_user(db: Session, data: UserCreate, *, now: datetime) -> User:
+def create_staff_user(db: Session, data: UserCreate, *, now: datetime, passwords: Passwords) -> User:
     """The secretariat creates trainers and other staff."""
     return create_user(
-        db, email=data.email, password=data.password, full_name=data.full_name, role=Role(data.role), now=now
+        db,
+        email=data.email,
+        password=data.password,
+        full_name=data.full_name,
+        role=Role(data.role),
+        now=now,
+        passwords=passwords,
     )
 
 
