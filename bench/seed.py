@@ -405,7 +405,12 @@ def _fill(engine: Engine, plan: SeedPlan, rng: random.Random, *, now: datetime, 
         for session, count in accepted.items():
             connection.execute(table.update().where(table.c.id == session).values(accepted_count=count))
 
-    printed = {id_: _printed_session(row) for id_, row in zip(session_ids, session_rows, strict=True)}
+    # A cancelled session takes no quote (409 session_not_open): its applications get none.
+    printed = {
+        id_: _printed_session(row)
+        for id_, row in zip(session_ids, session_rows, strict=True)
+        if row["status"] != "cancelled"
+    }
     draft_ids = _quotes(engine, plan, application_ids, application_rows, printed, rng, now=now, today=today)
     open_ids = [s for s in session_ids if status_of[s] == "published"]
     visible = [r["slug"] for r in session_rows if r["status"] in ("published", "closed", "completed")]
@@ -449,7 +454,7 @@ def _quotes(
     live = [
         (application_id, row)
         for application_id, row in zip(application_ids, application_rows, strict=True)
-        if row["status"] in LIVE_STATUSES
+        if row["status"] in LIVE_STATUSES and row["session_id"] in printed
     ]
     chosen = rng.sample(live, min(plan.quotes, len(live)))
     rows: list[dict[str, Any]] = []
@@ -534,6 +539,7 @@ def add_draft_quotes(url: str, count: int, *, now: datetime | None = None) -> li
     made just before that run, so that every other workload reads a database of the planned size."""
     now = now or datetime.now(UTC)
     application = _table("application")
+    session = _table("training_session")
     columns = [
         "id",
         "session_id",
@@ -552,7 +558,8 @@ def add_draft_quotes(url: str, count: int, *, now: datetime | None = None) -> li
                 row._asdict()
                 for row in connection.execute(
                     select(*(application.c[name] for name in columns))
-                    .where(application.c.status.in_(LIVE_STATUSES))
+                    .join(session, session.c.id == application.c.session_id)
+                    .where(application.c.status.in_(LIVE_STATUSES), session.c.status != "cancelled")
                     .order_by(application.c.id)
                 )
             ]

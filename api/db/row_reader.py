@@ -11,8 +11,8 @@ Each process reads in autocommit, directly from the event loop: one indexed row 
 microseconds on SQLite, read on one connection of the process's own. On PostgreSQL it is a round
 trip, which held the event loop for a third of its time under the secretariat's list: the server's
 loop (the one `start` is awaited on, in the app's lifespan) reads on a few asynchronous connections
-of its own and serves other requests while PostgreSQL answers; any other caller (a test client's
-loop) reads on the blocking connection. A read runs within the database timeout, or its connection
+of its own and serves other requests while PostgreSQL answers. The database alone chooses the
+path, as for the writes (api/db/transactions.py). A read runs within the database timeout, or its connection
 is dropped and the request answered 503; for a second after a failure that took that long,
 requests get 503 at once instead of each waiting out the timeout again.
 """
@@ -100,8 +100,8 @@ class RowReader:
         event.listen(engine, "engine_disposed", lambda _engine: self.close())
 
     async def start(self) -> None:
-        """Read without blocking the running loop from now on (PostgreSQL): the server's loop. A loop
-        is started once; others (a second test client of the same app) keep the blocking reads."""
+        """Read without blocking the running loop from now on (PostgreSQL): the server's loop, from
+        the app's lifespan."""
         if self._postgresql and self._loop is None:
             self._loop = asyncio.get_running_loop()
             self._slots = asyncio.Semaphore(ASYNC_CONNECTIONS)
@@ -134,9 +134,12 @@ class RowReader:
         return None if row is None else _as(ApiKey, self._api_key.build(row))
 
     async def _row(self, statement: str, parameters: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        if self._loop is not None and self._loop is asyncio.get_running_loop():
-            return await self._row_without_blocking(statement, parameters)
-        return self._blocking_row(statement, parameters)
+        # The database decides: SQLite reads in place, PostgreSQL on the loop the lifespan started.
+        if not self._postgresql:
+            return self._blocking_row(statement, parameters)
+        if self._loop is not asyncio.get_running_loop():
+            raise RuntimeError("On PostgreSQL, rows are read on the loop the app's lifespan started on")
+        return await self._row_without_blocking(statement, parameters)
 
     async def _row_without_blocking(
         self, statement: str, parameters: tuple[Any, ...]
@@ -184,16 +187,8 @@ class RowReader:
             return None if row is None else tuple(row)
 
     def _connect(self) -> PoolProxiedConnection:
-        connection = self._engine.raw_connection()
-        dbapi: Any = connection.dbapi_connection
-        if self._engine.dialect.name == "postgresql":
-            # Each read sees what is committed; no transaction is left open between requests.
-            dbapi.autocommit = True
-            cursor = dbapi.cursor()
-            cursor.execute(f"SET statement_timeout = {self._timeout_ms}")
-            cursor.close()
-        self._connection = connection
-        return connection
+        self._connection = self._engine.raw_connection()
+        return self._connection
 
     def _drop(self) -> None:
         if self._connection is not None:
