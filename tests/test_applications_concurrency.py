@@ -12,12 +12,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
 from tests.conftest import AppClient
 from tests.factories import applicant_accounts, application_payload, apply, paper_payload, published_session
+
+# Its bursts open dozens of PostgreSQL connections at once: the modules that do so share one worker
+# (--dist loadgroup), so that two bursts never meet and exhaust the server's max_connections.
+pytestmark = pytest.mark.xdist_group("connection_bursts")
 
 T = TypeVar("T")
 

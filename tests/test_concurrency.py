@@ -22,6 +22,10 @@ from tests.conftest import PASSWORD, AppClient, serving
 from tests.factories import create_session, session_payload
 from tests.problems import assert_problem, assert_unauthorized
 
+# Its bursts open dozens of PostgreSQL connections at once: the modules that do so share one worker
+# (--dist loadgroup), so that two bursts never meet and exhaust the server's max_connections.
+pytestmark = pytest.mark.xdist_group("connection_bursts")
+
 RACERS = 8
 WRONG_PASSWORD = "not the right password"
 

@@ -20,6 +20,10 @@ from sqlalchemy import make_url
 from tests.conftest import CHEAP_PASSWORD_HASHING_ENV, TEST_SECRET_KEY, AppClient, _admin_connection
 from tests.factories import insert_application, published_session
 
+# Its bursts open dozens of PostgreSQL connections at once: the modules that do so share one worker
+# (--dist loadgroup), so that two bursts never meet and exhaust the server's max_connections.
+pytestmark = pytest.mark.xdist_group("connection_bursts")
+
 QUOTES = 50
 THREADS = 10
 
