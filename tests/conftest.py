@@ -28,11 +28,9 @@ from alembic import command
 from api.cli import alembic_config
 from api.clock import FixedClock
 from api.config import Settings
-from api.db.engine import open_session
-from api.db.transactions import transaction
 from api.main import create_app
-from api.services.users import create_user
 from models.user import Role
+from tests.factories import add_account
 
 # CI sets this to run the whole suite on PostgreSQL; unset, every test runs on SQLite.
 POSTGRES_URL = os.environ.get("ATELIERS_TEST_DATABASE_URL", "")
@@ -221,16 +219,8 @@ def make_user(app: FastAPI, clock: FixedClock) -> Iterator[UserFactory]:
     ) -> TestClient:
         role = Role(role)
         email = email or f"{role.value}-{uuid.uuid4().hex[:8]}@example.org"
-        with transaction(open_session(app.state.engine, write=True)) as db:
-            create_user(
-                db,
-                email=email,
-                password=PASSWORD,
-                full_name=full_name or f"{role.value.title()} Test",
-                role=role,
-                now=clock.now(),
-                passwords=app.state.passwords,
-            )
+        full_name = full_name or f"{role.value.title()} Test"
+        add_account(app, email, password=PASSWORD, role=role, full_name=full_name, now=clock.now())
         client = _client(app)
         answer = client.post("/auth/token", data={"username": email, "password": PASSWORD})
         assert answer.status_code == 200, answer.text

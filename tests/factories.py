@@ -12,6 +12,8 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from api.db.engine import open_session
+from api.db.transactions import transaction
+from api.services.users import create_user
 from models.application import Application
 from models.discount import Discount
 from models.user import Role, User
@@ -86,6 +88,22 @@ def paper_payload(applicant_id: int, postmarked_on: str, **overrides: Any) -> di
     return application_payload(
         channel="paper", applicant_id=applicant_id, postmarked_on=postmarked_on, **overrides
     )
+
+
+def add_account(
+    app: FastAPI, email: str, *, password: str, role: Role, full_name: str, now: datetime
+) -> None:
+    """An account made the way `ateliers create-user` makes it: the service, through the runner."""
+    with transaction(open_session(app.state.engine, write=True)) as db:
+        create_user(
+            db,
+            email=email,
+            password=password,
+            full_name=full_name,
+            role=role,
+            now=now,
+            passwords=app.state.passwords,
+        )
 
 
 def applicant_accounts(app: FastAPI, count: int, *, now: datetime) -> list[int]:

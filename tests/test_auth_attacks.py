@@ -21,9 +21,7 @@ from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
 from api.config import Settings
-from api.db.engine import open_session
 from api.main import create_app
-from api.services.users import create_user
 from models.user import Role
 from tests.conftest import (
     CHEAP_PASSWORD_HASHING,
@@ -34,6 +32,7 @@ from tests.conftest import (
     AppClient,
     serving,
 )
+from tests.factories import add_account
 from tests.problems import assert_problem, assert_unauthorized
 from tests.test_auth import bearer, registration, request_token, service_claims, signed
 
@@ -74,17 +73,7 @@ def client_from(app: FastAPI, address: str, port: int = 5000) -> TestClient:
 
 
 def add_user(app: FastAPI, clock: FixedClock, email: str, role: Role = Role.applicant) -> None:
-    with open_session(app.state.engine, write=True) as db:
-        create_user(
-            db,
-            email=email,
-            password=PASSWORD,
-            full_name="Compte Test",
-            role=role,
-            now=clock.now(),
-            passwords=app.state.passwords,
-        )
-        db.commit()
+    add_account(app, email, password=PASSWORD, role=role, full_name="Compte Test", now=clock.now())
 
 
 def log_in_through(client: TestClient, email: str, password: str, forwarded_for: str) -> httpx.Response:

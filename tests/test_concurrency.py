@@ -14,12 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.clock import FixedClock
 from api.config import Settings
-from api.db.engine import open_session
 from api.main import create_app
-from api.services.users import create_user
 from models.user import Role
 from tests.conftest import PASSWORD, AppClient, serving
-from tests.factories import create_session, session_payload
+from tests.factories import add_account, create_session, session_payload
 from tests.problems import assert_problem, assert_unauthorized
 
 # Its bursts open dozens of PostgreSQL connections at once: the modules that do so share one worker
@@ -283,17 +281,7 @@ def impatient_app(settings: Settings, clock: FixedClock) -> Iterator[FastAPI]:
 
 
 def _staff(app: FastAPI, clock: FixedClock, role: Role, email: str) -> None:
-    with open_session(app.state.engine, write=True) as db:
-        create_user(
-            db,
-            email=email,
-            password=PASSWORD,
-            full_name="Compte Test",
-            role=role,
-            now=clock.now(),
-            passwords=app.state.passwords,
-        )
-        db.commit()
+    add_account(app, email, password=PASSWORD, role=role, full_name="Compte Test", now=clock.now())
 
 
 def _secretariat_changes(app: FastAPI, clock: FixedClock) -> tuple[list[Callable[[TestClient], Any]], str]:

@@ -277,8 +277,13 @@ class Document(FPDF):
     def signature_block(self, title: str, fields: Sequence[str], *, height: float = 30) -> None:
         """A framed area for a handwritten signature, with its labelled fields."""
         width = self.content_width / 2
-        x = self.w - self.r_margin - width
         y = self.get_y()
+        self._signature_frame(self.w - self.r_margin - width, y, width, height, title, fields)
+        self.set_y(y + height)
+
+    def _signature_frame(
+        self, x: float, y: float, width: float, height: float, title: str, fields: Sequence[str]
+    ) -> None:
         self.set_draw_color(*INK)
         self.set_line_width(0.3)
         self.rect(x, y, width, height)
@@ -289,7 +294,6 @@ class Document(FPDF):
         for field in fields:
             self.set_x(x + 2)
             self.cell(width - 4, 5, field, new_x=XPos.LEFT, new_y=YPos.NEXT)
-        self.set_y(y + height)
 
     def attendance_grid(
         self,
@@ -342,16 +346,7 @@ class Document(FPDF):
             y = self.get_y()
             for column, title in enumerate(titles[start : start + per_line]):
                 x = self.l_margin + column * (width + 6)
-                self.set_draw_color(*INK)
-                self.set_line_width(0.3)
-                self.rect(x, y, width, height)
-                self.set_xy(x + 2, y + 1.5)
-                self.set_font(FAMILY, "B", 9)
-                self.cell(width - 4, 5, title, new_x=XPos.LEFT, new_y=YPos.NEXT)
-                self.set_font(FAMILY, "", 8)
-                for field in fields:
-                    self.set_x(x + 2)
-                    self.cell(width - 4, 5, field, new_x=XPos.LEFT, new_y=YPos.NEXT)
+                self._signature_frame(x, y, width, height, title, fields)
             self.set_y(y + height + 4)
 
     def render(self) -> bytes:
