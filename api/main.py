@@ -10,6 +10,7 @@ import anyio
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from fastapi_offline import FastAPIOffline
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api.clock import Clock, SystemClock
@@ -21,6 +22,7 @@ from api.deps import require_actor
 from api.documents.attendance_sheet import AttendanceSheetRenders
 from api.edge.http_cache import CachedCatalogueReads, RenderedCache
 from api.edge.middleware import (
+    DOCS_ASSETS,
     BodyDeadlineMiddleware,
     BodySizeLimitMiddleware,
     HeadAsGetMiddleware,
@@ -193,13 +195,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         await rows.stop()
         engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself, never from a CDN: they
+    # render on a machine without internet, under a policy that allows no other origin.
+    app = FastAPIOffline(
         title="Ateliers API",
         version=VERSION,
         description=DESCRIPTION,
         openapi_tags=TAGS,
         generate_unique_id_function=_operation_id,
         lifespan=lifespan,
+        static_url=DOCS_ASSETS,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -36,20 +36,19 @@ API_SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
 ]
 _SECURITY_HEADER_NAMES = {name for name, _ in API_SECURITY_HEADERS} | {b"x-request-id"}
 _LOCKED_DOWN = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# The documentation pages FastAPI serves, each allowed what its HTML and scripts load; `{scripts}`
-# becomes the hashes of the page's own inline scripts.
+# Where the documentation pages' scripts, styles and icon are served from (fastapi-offline's copies).
+DOCS_ASSETS = "/docs/assets"
+# The documentation pages, each allowed what its HTML and scripts load, from this origin only;
+# `{scripts}` becomes the hashes of the page's own inline scripts.
 _DOCS_POLICIES = {
     "/docs": (
-        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
-        "style-src https://cdn.jsdelivr.net 'unsafe-inline'; "
-        f"img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; {_LOCKED_DOWN}"
+        "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src 'self'; {_LOCKED_DOWN}"
     ),
     "/docs/oauth2-redirect": f"default-src 'none'; script-src {{scripts}}; {_LOCKED_DOWN}",
     "/redoc": (
-        "default-src 'none'; script-src https://cdn.jsdelivr.net {scripts}; "
-        "style-src 'unsafe-inline' https://fonts.googleapis.com; font-src https://fonts.gstatic.com; "
-        "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; worker-src blob:; "
-        f"{_LOCKED_DOWN}"
+        "default-src 'none'; script-src 'self' {scripts}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src 'self'; worker-src blob:; {_LOCKED_DOWN}"
     ),
 }
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
