@@ -255,9 +255,10 @@ def build_cohort(make_user: Callable[..., TestClient], secretariat: TestClient, 
 
 
 def api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
-    """Every operation of the app, walking the routers it includes."""
+    """Every operation of the app's contract, walking the routers it includes (not the pages of its
+    documentation, which take no body)."""
     for route in routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) and route.include_in_schema:
             yield route
         included = getattr(route, "original_router", None)  # FastAPI keeps included routers as a tree
         if included is not None:
