@@ -83,7 +83,7 @@ class RowReader:
         self._connection: PoolProxiedConnection | None = None
         self._retry_seconds = retry_seconds
         self._retry_at = 0.0
-        # The event loop is the only caller in production; tests call from several threads in turn.
+        # The event loop reads; the engine's disposal may close the connection from another thread.
         self._lock = threading.Lock()
         # The driver's own placeholder: sqlite3 takes `?`, psycopg `%s`.
         marker = "?" if engine.dialect.paramstyle == "qmark" else "%s"

@@ -165,18 +165,6 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
         yield from _calls(dependency)
 
 
-class WriteThreads(ThreadPoolExecutor):
-    """The few threads that run the hot writes on SQLite, first come first served.
-
-    A plain executor rather than AnyIO's worker threads: AnyIO's capacity limiter, cancel scope and
-    worker queue were half of what handing a submission to its thread cost the event loop.
-    """
-
-    def __init__(self, total: int) -> None:
-        super().__init__(max_workers=total, thread_name_prefix="ateliers-write")
-        self.total = total
-
-
 class WriteRunner:
     """Runs a handler's writes in transactions of their own, `settings.write_threads` at a time,
     first come first served: the hot writes (submission, quote issue), and the login's two steps
@@ -194,7 +182,9 @@ class WriteRunner:
         self._engine = engine
         self._settings = settings
         self._on_loop = engine.dialect.name == "postgresql"
-        self.threads = WriteThreads(settings.write_threads)
+        # SQLite's hot writes, on a plain executor rather than AnyIO's worker threads: AnyIO's
+        # limiter, cancel scope and worker queue were half of what handing a write over cost.
+        self.threads = ThreadPoolExecutor(settings.write_threads, thread_name_prefix="ateliers-write")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async_engine: AsyncEngine | None = None
         # First come first served: the pool's own queue lets a newcomer take a connection handed
